@@ -1,0 +1,192 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
+)
+
+// BackupPhase is where a Backup is in its life.
+// +kubebuilder:validation:Enum=Pending;Queued;InProgress;Completed;Failed;Deleting
+type BackupPhase string
+
+// Backup phases.
+const (
+	BackupPending    BackupPhase = "Pending"
+	BackupQueued     BackupPhase = "Queued"
+	BackupInProgress BackupPhase = "InProgress"
+	BackupCompleted  BackupPhase = "Completed"
+	BackupFailed     BackupPhase = "Failed"
+	BackupDeleting   BackupPhase = "Deleting"
+)
+
+// BackupSource is what a backup captures and where it is stored. Backups and
+// BackupSchedules share it.
+type BackupSource struct {
+	QdrantTarget `json:",inline"`
+
+	// Storage is where the backup's objects are written.
+	Storage Storage `json:"storage"`
+
+	// Collections to back up; empty means every collection of the cluster.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=1000
+	Collections []CollectionName `json:"collections,omitempty"`
+
+	// Parallelism is the number of shards transferred at once.
+	// +optional
+	// +kubebuilder:default=4
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=32
+	Parallelism *int32 `json:"parallelism,omitempty"`
+}
+
+// BackupParameters are the configurable fields of a Backup. What a backup
+// captures cannot change once it exists: change it and the stored objects would
+// no longer match the resource that describes them.
+// +kubebuilder:validation:XValidation:rule="has(self.clusterRef) == has(oldSelf.clusterRef) && (!has(self.clusterRef) || self.clusterRef == oldSelf.clusterRef)",message="clusterRef is immutable"
+// +kubebuilder:validation:XValidation:rule="has(self.connection) == has(oldSelf.connection) && (!has(self.connection) || self.connection == oldSelf.connection)",message="connection is immutable"
+// +kubebuilder:validation:XValidation:rule="self.storage == oldSelf.storage",message="storage is immutable"
+// +kubebuilder:validation:XValidation:rule="has(self.collections) == has(oldSelf.collections) && (!has(self.collections) || self.collections == oldSelf.collections)",message="collections is immutable"
+type BackupParameters struct {
+	BackupSource `json:",inline"`
+
+	// RetentionDays deletes the Backup, and its objects unless orphaned, this
+	// many days after it completed.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	RetentionDays *int32 `json:"retentionDays,omitempty"`
+}
+
+// ShardBackup is one shard captured by a backup.
+type ShardBackup struct {
+	// ID of the shard within its collection.
+	// +kubebuilder:validation:Minimum=0
+	ID uint32 `json:"id"`
+	// ShardKey of the shard, for collections with custom sharding.
+	// +optional
+	ShardKey string `json:"shardKey,omitempty"`
+	// PeerID of the Qdrant node the snapshot was taken from.
+	// +optional
+	PeerID uint64 `json:"peerID,omitempty"`
+	// SizeBytes of the shard snapshot.
+	SizeBytes int64 `json:"sizeBytes"`
+	// SHA256 of the shard snapshot, lower-case hex.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[0-9a-f]{64}$`
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// CollectionBackup is the result of backing up one collection.
+type CollectionBackup struct {
+	// Name of the collection.
+	Name string `json:"name"`
+	// ShardNumber is the collection's number of shards.
+	ShardNumber uint32 `json:"shardNumber"`
+	// SizeBytes of every shard snapshot of the collection together.
+	SizeBytes int64 `json:"sizeBytes"`
+	// Shards captured so far.
+	// +optional
+	// +listType=map
+	// +listMapKey=id
+	Shards []ShardBackup `json:"shards,omitempty"`
+}
+
+// BackupObservation is the observed state of a Backup.
+type BackupObservation struct {
+	// Phase of the backup.
+	// +optional
+	Phase BackupPhase `json:"phase,omitempty"`
+
+	// StartTime is when the transfer started.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+
+	// CompletionTime is when the manifest was written.
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+
+	// S3Path is the location of the backup, s3://bucket/prefix/namespace/cluster/backup/.
+	// +optional
+	S3Path string `json:"s3Path,omitempty"`
+
+	// ManifestKey is the object key of the manifest, written last.
+	// +optional
+	ManifestKey string `json:"manifestKey,omitempty"`
+
+	// ManifestSHA256 is the checksum of the manifest object.
+	// +optional
+	ManifestSHA256 string `json:"manifestSHA256,omitempty"`
+
+	// QdrantVersion is the version of Qdrant the backup was taken from.
+	// +optional
+	QdrantVersion string `json:"qdrantVersion,omitempty"`
+
+	// Size of the backup, human readable.
+	// +optional
+	Size string `json:"size,omitempty"`
+
+	// Progress of the transfer.
+	// +optional
+	Progress *Progress `json:"progress,omitempty"`
+
+	// Collections backed up, with their shards.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Collections []CollectionBackup `json:"collections,omitempty"`
+
+	// Verification of the written backup against its manifest.
+	// +optional
+	Verification *Verification `json:"verification,omitempty"`
+
+	// Attempts counts the tries of the current run.
+	// +optional
+	Attempts int32 `json:"attempts,omitempty"`
+
+	// Error explains why the backup failed.
+	// +optional
+	Error string `json:"error,omitempty"`
+}
+
+// A BackupSpec defines the desired state of a Backup.
+type BackupSpec struct {
+	xpv2.ManagedResourceSpec `json:",inline"`
+	ForProvider              BackupParameters `json:"forProvider"`
+}
+
+// A BackupStatus represents the observed state of a Backup.
+type BackupStatus struct {
+	xpv2.ManagedResourceStatus `json:",inline"`
+	AtProvider                 BackupObservation `json:"atProvider,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// A Backup captures every shard of the selected collections of a Qdrant
+// cluster into S3, with a manifest written last.
+// +kubebuilder:printcolumn:name="READY",type="string",JSONPath=".status.conditions[?(@.type=='Ready')].status"
+// +kubebuilder:printcolumn:name="SYNCED",type="string",JSONPath=".status.conditions[?(@.type=='Synced')].status"
+// +kubebuilder:printcolumn:name="PHASE",type="string",JSONPath=".status.atProvider.phase"
+// +kubebuilder:printcolumn:name="CLUSTER",type="string",JSONPath=".spec.forProvider.clusterRef.name"
+// +kubebuilder:printcolumn:name="SIZE",type="string",JSONPath=".status.atProvider.size"
+// +kubebuilder:printcolumn:name="AGE",type="date",JSONPath=".metadata.creationTimestamp"
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Namespaced,shortName=qbk,categories={crossplane,managed,qdrant}
+type Backup struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   BackupSpec   `json:"spec"`
+	Status BackupStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// BackupList contains a list of Backup.
+type BackupList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Backup `json:"items"`
+}

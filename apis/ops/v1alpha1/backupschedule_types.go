@@ -1,0 +1,164 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
+)
+
+// ConcurrencyPolicy says whether a scheduled backup may start while an earlier
+// one still runs.
+// +kubebuilder:validation:Enum=Forbid;Allow
+type ConcurrencyPolicy string
+
+// Concurrency policies.
+const (
+	ConcurrencyForbid ConcurrencyPolicy = "Forbid"
+	ConcurrencyAllow  ConcurrencyPolicy = "Allow"
+)
+
+// RetentionPolicy says which Completed backups a schedule keeps. A backup is
+// kept when any rule keeps it; the newest Completed backup is always kept.
+type RetentionPolicy struct {
+	// KeepLast keeps this many of the newest backups.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	KeepLast *int32 `json:"keepLast,omitempty"`
+	// KeepDaily keeps the newest backup of each of this many days.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	KeepDaily *int32 `json:"keepDaily,omitempty"`
+	// KeepWeekly keeps the newest backup of each of this many ISO weeks.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	KeepWeekly *int32 `json:"keepWeekly,omitempty"`
+	// KeepMonthly keeps the newest backup of each of this many months.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	KeepMonthly *int32 `json:"keepMonthly,omitempty"`
+	// RetentionDays prunes backups older than this many days, whatever the rules
+	// above keep (except the newest).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	RetentionDays *int32 `json:"retentionDays,omitempty"`
+}
+
+// BackupScheduleParameters are the configurable fields of a BackupSchedule.
+type BackupScheduleParameters struct {
+	// Schedule in cron format (five fields, or a descriptor such as @daily).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	Schedule string `json:"schedule"`
+
+	// TimeZone of the schedule, an IANA name such as Europe/Berlin; UTC when
+	// empty.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	TimeZone string `json:"timeZone,omitempty"`
+
+	// Suspend stops new backups; retention still applies.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+
+	// ConcurrencyPolicy says whether a backup may start while an earlier one
+	// of this schedule still runs.
+	// +optional
+	// +kubebuilder:default=Forbid
+	ConcurrencyPolicy ConcurrencyPolicy `json:"concurrencyPolicy,omitempty"`
+
+	// StartingDeadlineSeconds skips a tick that could not start within this
+	// many seconds of its time; missed ticks are reported.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	StartingDeadlineSeconds *int64 `json:"startingDeadlineSeconds,omitempty"`
+
+	// RetentionPolicy prunes the schedule's Completed backups.
+	// +optional
+	RetentionPolicy *RetentionPolicy `json:"retentionPolicy,omitempty"`
+
+	// Template of the backups the schedule creates.
+	Template BackupSource `json:"template"`
+}
+
+// BackupScheduleObservation is the observed state of a BackupSchedule.
+type BackupScheduleObservation struct {
+	// LastBackupTime is the tick time of the newest backup created.
+	// +optional
+	LastBackupTime *metav1.Time `json:"lastBackupTime,omitempty"`
+
+	// LastBackupName is the name of the newest backup created.
+	// +optional
+	LastBackupName string `json:"lastBackupName,omitempty"`
+
+	// LastSuccessfulBackupTime is when the newest Completed backup completed.
+	// +optional
+	LastSuccessfulBackupTime *metav1.Time `json:"lastSuccessfulBackupTime,omitempty"`
+
+	// NextBackupTime is the next tick.
+	// +optional
+	NextBackupTime *metav1.Time `json:"nextBackupTime,omitempty"`
+
+	// ActiveBackups names the backups of this schedule that are running.
+	// +optional
+	// +listType=set
+	ActiveBackups []string `json:"activeBackups,omitempty"`
+
+	// MissedTicks counts ticks skipped because they passed their starting
+	// deadline or an earlier backup was still running.
+	// +optional
+	MissedTicks int64 `json:"missedTicks,omitempty"`
+
+	// LastMissedTime is the newest skipped tick.
+	// +optional
+	LastMissedTime *metav1.Time `json:"lastMissedTime,omitempty"`
+
+	// KeptBackups counts the Completed backups kept by retention.
+	// +optional
+	KeptBackups int32 `json:"keptBackups,omitempty"`
+
+	// LastPruneTime is when retention last deleted a backup.
+	// +optional
+	LastPruneTime *metav1.Time `json:"lastPruneTime,omitempty"`
+}
+
+// A BackupScheduleSpec defines the desired state of a BackupSchedule.
+type BackupScheduleSpec struct {
+	xpv2.ManagedResourceSpec `json:",inline"`
+	ForProvider              BackupScheduleParameters `json:"forProvider"`
+}
+
+// A BackupScheduleStatus represents the observed state of a BackupSchedule.
+type BackupScheduleStatus struct {
+	xpv2.ManagedResourceStatus `json:",inline"`
+	AtProvider                 BackupScheduleObservation `json:"atProvider,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// A BackupSchedule creates Backups on a cron schedule and prunes them by
+// retention.
+// +kubebuilder:printcolumn:name="READY",type="string",JSONPath=".status.conditions[?(@.type=='Ready')].status"
+// +kubebuilder:printcolumn:name="SYNCED",type="string",JSONPath=".status.conditions[?(@.type=='Synced')].status"
+// +kubebuilder:printcolumn:name="SCHEDULE",type="string",JSONPath=".spec.forProvider.schedule"
+// +kubebuilder:printcolumn:name="SUSPEND",type="boolean",JSONPath=".spec.forProvider.suspend"
+// +kubebuilder:printcolumn:name="LAST",type="date",JSONPath=".status.atProvider.lastBackupTime"
+// +kubebuilder:printcolumn:name="NEXT",type="string",JSONPath=".status.atProvider.nextBackupTime"
+// +kubebuilder:printcolumn:name="AGE",type="date",JSONPath=".metadata.creationTimestamp"
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Namespaced,shortName=qbs,categories={crossplane,managed,qdrant}
+type BackupSchedule struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   BackupScheduleSpec   `json:"spec"`
+	Status BackupScheduleStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// BackupScheduleList contains a list of BackupSchedule.
+type BackupScheduleList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []BackupSchedule `json:"items"`
+}

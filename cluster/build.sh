@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Builds the test ground's third-party programs from their Go modules, through the
+# wrapper modules in cluster/tools/, into a cache outside the repository keyed by
+# name and version. A cached build is reused; a new version builds beside it.
+#
+#   cluster/build.sh [tool...]      tools: kubernetes etcd kwok versitygw minio
+#                                          crossplane-cli crossplane-core provider-helm
+#   cluster/build.sh --path TOOL    prints the folder holding TOOL's binaries
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${QDRANTOPS_CACHE:-$HOME/.cache/qdrantops}
+all_tools=(kubernetes etcd kwok versitygw crossplane-cli crossplane-core provider-helm minio)
+
+# module TOOL prints the module its wrapper builds from.
+module() {
+  case $1 in
+    kubernetes) echo k8s.io/kubernetes ;;
+    etcd) echo go.etcd.io/etcd/server/v3 ;;
+    kwok) echo sigs.k8s.io/kwok ;;
+    versitygw) echo github.com/versity/versitygw ;;
+    minio) echo github.com/minio/minio ;;
+    crossplane-cli) echo github.com/crossplane/cli/v2 ;;
+    crossplane-core) echo github.com/crossplane/crossplane/v2 ;;
+    provider-helm) echo github.com/crossplane-contrib/provider-helm ;;
+    *) echo "unknown tool $1" >&2; return 1 ;;
+  esac
+}
+
+# version TOOL prints the version its wrapper module pins.
+version() {
+  local mod; mod=$(module "$1")
+  awk -v m="$mod" '($1 == m && $2 ~ /^v/) {print $2; exit} ($1 == "require" && $2 == m) {print $3; exit}' \
+    "$here/tools/$1/go.mod"
+}
+
+dir() { echo "$cache/bin/$1-$(version "$1")"; }
+
+# build_into TOOL OUT: compiles TOOL's binaries into OUT.
+build_into() {
+  local tool=$1 out=$2
+  cd "$here/tools/$tool"
+  case $tool in
+    kubernetes)
+      local v; v=$(version kubernetes)
+      local major=${v#v}; major=${major%%.*}
+      local minor=${v#v*.}; minor=${minor%%.*}
+      local ld="-s -w"
+      for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+        ld+=" -X $p.gitVersion=$v -X $p.gitMajor=$major -X $p.gitMinor=$minor"
+        ld+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+      done
+      for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+        go build -trimpath -ldflags "$ld" -o "$out/$c" "k8s.io/kubernetes/cmd/$c"
+      done ;;
+    etcd) go build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3 ;;
+    kwok) go build -trimpath -ldflags "-s -w" -o "$out/kwok" sigs.k8s.io/kwok/cmd/kwok
+      # kwok exits without stages; ship the ones its module carries beside the binary.
+      local src; src=$(go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+      mkdir -p "$out/stages"
+      cat "$src/kustomize/stage/node/fast/"*.yaml "$src/kustomize/stage/node/heartbeat-with-lease/"*.yaml \
+        "$src/kustomize/stage/pod/fast/"*.yaml | grep -v '^#' > "$out/stages/stages.yaml" ;;
+    versitygw) go build -trimpath -ldflags "-s -w" -o "$out/versitygw" github.com/versity/versitygw/cmd/versitygw ;;
+    minio) go build -trimpath -ldflags "-s -w" -o "$out/minio" github.com/minio/minio ;;
+    crossplane-cli) go build -trimpath -ldflags "-s -w" -o "$out/crossplane" github.com/crossplane/cli/v2/cmd/crossplane ;;
+    crossplane-core) go build -trimpath -ldflags "-s -w" -o "$out/crossplane" github.com/crossplane/crossplane/v2/cmd/crossplane ;;
+    provider-helm) go build -trimpath -ldflags "-s -w" -o "$out/provider" github.com/crossplane-contrib/provider-helm/cmd/provider
+      # The provider's CRDs travel with the binary: tests install and validate against them.
+      local src; src=$(go list -m -f '{{.Dir}}' github.com/crossplane-contrib/provider-helm)
+      mkdir -p "$out/crds" && cp "$src/package/crds/"*.yaml "$out/crds/" ;;
+    *) echo "unknown tool $tool" >&2; return 1 ;;
+  esac
+}
+
+build() {
+  local tool=$1 final tmp
+  final=$(dir "$tool")
+  [ -f "$final/.done" ] && return 0
+  echo "building $tool $(version "$tool") into $final" >&2
+  local start=$SECONDS
+  mkdir -p "$cache/bin"
+  tmp=$(mktemp -d "$cache/bin/.$tool.XXXXXX")
+  # Build in a scratch folder and move it in whole, so an interrupted build never
+  # leaves a half-filled folder that later runs would take for a finished one.
+  (build_into "$tool" "$tmp")
+  touch "$tmp/.done"
+  rm -rf "$final" && mv "$tmp" "$final"
+  echo "built $tool in $((SECONDS - start)) s" >&2
+}
+
+if [ "${1:-}" = "--path" ]; then dir "$2"; exit 0; fi
+tools=("$@"); [ ${#tools[@]} -gt 0 ] || tools=("${all_tools[@]}")
+for t in "${tools[@]}"; do build "$t"; done
