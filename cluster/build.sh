@@ -57,13 +57,18 @@ build_into() {
     kwok) go build -trimpath -ldflags "-s -w" -o "$out/kwok" sigs.k8s.io/kwok/cmd/kwok
       # kwok exits without stages; ship the ones its module carries beside the binary.
       local src; src=$(go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
-      mkdir -p "$out/stages"
-      cat "$src/kustomize/stage/node/fast/"*.yaml "$src/kustomize/stage/node/heartbeat-with-lease/"*.yaml \
-        "$src/kustomize/stage/pod/fast/"*.yaml | grep -v '^#' > "$out/stages/stages.yaml" ;;
+      local f
+      for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+        pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+        echo "---"; cat "$src/kustomize/stage/$f.yaml"
+      done > "$out/stages.yaml" ;;
     versitygw) go build -trimpath -ldflags "-s -w" -o "$out/versitygw" github.com/versity/versitygw/cmd/versitygw ;;
     minio) go build -trimpath -ldflags "-s -w" -o "$out/minio" github.com/minio/minio ;;
     crossplane-cli) go build -trimpath -ldflags "-s -w" -o "$out/crossplane" github.com/crossplane/cli/v2/cmd/crossplane ;;
-    crossplane-core) go build -trimpath -ldflags "-s -w" -o "$out/crossplane" github.com/crossplane/crossplane/v2/cmd/crossplane ;;
+    crossplane-core) go build -trimpath -ldflags "-s -w" -o "$out/crossplane" github.com/crossplane/crossplane/v2/cmd/crossplane
+      # Crossplane's own CRDs (XRD, Composition, Function...) validate package manifests.
+      local src; src=$(go list -m -f '{{.Dir}}' github.com/crossplane/crossplane/v2)
+      mkdir -p "$out/crds" && cp "$src/cluster/crds/"*.yaml "$out/crds/" ;;
     provider-helm) go build -trimpath -ldflags "-s -w" -o "$out/provider" github.com/crossplane-contrib/provider-helm/cmd/provider
       # The provider's CRDs travel with the binary: tests install and validate against them.
       local src; src=$(go list -m -f '{{.Dir}}' github.com/crossplane-contrib/provider-helm)

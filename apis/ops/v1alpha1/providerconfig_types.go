@@ -44,14 +44,25 @@ type ProviderConfigStatus struct {
 // ProviderCredentials says where the object store's credentials come from.
 // +kubebuilder:validation:XValidation:rule="self.source != 'Secret' || has(self.secretRef)",message="secretRef is required when source is Secret"
 type ProviderCredentials struct {
-	// Source of the credentials. A Secret holds AWS_ACCESS_KEY_ID and
-	// AWS_SECRET_ACCESS_KEY (and optionally AWS_SESSION_TOKEN) as
-	// key=value lines or as keys of their own; InjectedIdentity and
-	// Environment use the AWS SDK's default chain.
-	// +kubebuilder:validation:Enum=None;Secret;InjectedIdentity;Environment
+	// Source of the credentials: a Secret, or the AWS SDK's default chain
+	// (environment, web identity, instance role) for InjectedIdentity; None for
+	// object stores that need no authentication.
+	// +kubebuilder:validation:Enum=None;Secret;InjectedIdentity
 	Source xpv2.CredentialsSource `json:"source"`
 
-	xpv2.CommonCredentialSelectors `json:",inline"`
+	// SecretRef names the Secret holding the access key pair.
+	// +optional
+	SecretRef *CredentialsSecretRef `json:"secretRef,omitempty"`
+}
+
+// CredentialsSecretRef names a Secret holding an S3 access key pair.
+type CredentialsSecretRef struct {
+	S3CredentialsSecretRef `json:",inline"`
+
+	// Namespace of the Secret. Only a ClusterProviderConfig may name one; a
+	// ProviderConfig reads Secrets of its own namespace.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
 }
 
 // +kubebuilder:object:root=true

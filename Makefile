@@ -1,0 +1,55 @@
+# qdrantops: the two set-up commands are `make demo` and `make test`.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+
+GO        ?= go
+BUILD     := cluster/build.sh
+TESTBED_SH := cluster/testbed.sh
+export QDRANTOPS_CACHE ?= $(HOME)/.cache/qdrantops
+export TESTBED ?= $(CURDIR)/_output/testbed
+
+# Tools the tests need, built from their Go modules into $(QDRANTOPS_CACHE).
+TEST_TOOLS := kubernetes etcd crossplane-core kwok versitygw
+
+.PHONY: all generate build lint test test-unit test-integration tools demo bench clean
+
+all: build
+
+## generate: regenerate deepcopy, method sets, CRDs and the XRD from apis/.
+generate:
+	$(GO) generate -tags generate ./apis/...
+
+## build: compile everything.
+build:
+	$(GO) build ./...
+
+## lint: vet and formatting.
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## tools: build the test ground's binaries (cached by name and version).
+tools:
+	$(BUILD) $(TEST_TOOLS)
+
+## test: unit and integration tests against a real kube-apiserver, etcd and S3 server.
+test: tools
+	KUBEBUILDER_ASSETS=$$($(TESTBED_SH) assets) \
+	CROSSPLANE_CRDS=$$($(BUILD) --path crossplane-core)/crds \
+	QDRANTOPS_TESTBED_TEST=1 \
+	$(GO) test -count=1 -timeout 20m ./...
+
+## demo: bring the local control plane up, install the CRDs and XRD, apply examples/, show them, tear down.
+demo: tools
+	$(TESTBED_SH) up
+	trap '$(TESTBED_SH) down' EXIT; \
+	source $(TESTBED)/env; \
+	CROSSPLANE_CRDS=$$($(BUILD) --path crossplane-core)/crds $(GO) run ./cluster/demo
+
+## bench: benchmarks.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	-$(TESTBED_SH) down
+	rm -rf _output bin
