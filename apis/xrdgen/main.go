@@ -140,11 +140,11 @@ func XRD(crd *extv1.CustomResourceDefinition) (map[string]any, error) {
 		"kind":       "CompositeResourceDefinition",
 		"metadata":   metav1.ObjectMeta{Name: crd.Name},
 		"spec": map[string]any{
-			"group":                crd.Spec.Group,
-			"names":                names,
-			"scope":                string(crd.Spec.Scope),
+			"group":                 crd.Spec.Group,
+			"names":                 names,
+			"scope":                 string(crd.Spec.Scope),
 			"defaultCompositionRef": map[string]any{"name": crd.Name},
-			"versions":             versions,
+			"versions":              versions,
 		},
 	}, nil
 }
