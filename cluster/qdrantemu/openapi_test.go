@@ -1,0 +1,5 @@
+package qdrantemu_test
+
+import "os"
+
+func openapiPath() string { return os.Getenv("QDRANT_OPENAPI") }
