@@ -7,6 +7,8 @@ BUILD     := cluster/build.sh
 TESTBED_SH := cluster/testbed.sh
 export QDRANTOPS_CACHE ?= $(HOME)/.cache/qdrantops
 export TESTBED ?= $(CURDIR)/_output/testbed
+# Qdrant's OpenAPI schema for the emulator's contract tests; read in place, never copied.
+export QDRANT_OPENAPI ?= $(wildcard $(CURDIR)/../shared/qdrant/openapi-v1.19.0.json)
 
 # Tools the tests need, built from their Go modules into $(QDRANTOPS_CACHE).
 TEST_TOOLS := kubernetes etcd crossplane-core kwok versitygw

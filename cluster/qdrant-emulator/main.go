@@ -1,0 +1,72 @@
+// Command qdrant-emulator serves an emulated multi-node Qdrant cluster on
+// 127.0.0.1 for the demo and for manual testing: one port per node, optional
+// sample data and API keys. It prints one node URL per line and runs until
+// interrupted.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/qdrantops/qdrantops/cluster/qdrantemu"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "qdrant-emulator:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	nodes := flag.Int("nodes", 3, "number of nodes")
+	ports := flag.String("ports", "", "comma-separated ports, one per node (default: free ports)")
+	apiKey := flag.String("api-key", os.Getenv("QDRANT_API_KEY"), "API key (default $QDRANT_API_KEY)")
+	readOnly := flag.String("read-only-api-key", "", "read-only API key")
+	dir := flag.String("dir", "", "folder for the nodes' snapshots (default: a temporary folder)")
+	sample := flag.Bool("sample-data", false, "create the sample collections")
+	version := flag.String("version", "1.19.0", "Qdrant version to report")
+	urlsFile := flag.String("urls-file", "", "write the node URLs to this file once serving")
+	flag.Parse()
+
+	var ps []int
+	for _, p := range strings.Split(*ports, ",") {
+		if p == "" {
+			continue
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return fmt.Errorf("bad port %q", p)
+		}
+		ps = append(ps, n)
+	}
+	c, err := qdrantemu.Start(qdrantemu.Options{Nodes: *nodes, Ports: ps, APIKey: *apiKey, ReadOnlyAPIKey: *readOnly, Dir: *dir, Version: *version})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if *sample {
+		for _, s := range qdrantemu.DefaultSamples() {
+			if err := c.AddSample(s); err != nil {
+				return err
+			}
+		}
+	}
+	urls := strings.Join(c.URLs(), "\n") + "\n"
+	fmt.Print(urls)
+	if *urlsFile != "" {
+		if err := os.WriteFile(*urlsFile, []byte(urls), 0o600); err != nil {
+			return fmt.Errorf("cannot write URLs: %w", err)
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	return nil
+}
