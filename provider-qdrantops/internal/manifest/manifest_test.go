@@ -1,0 +1,155 @@
+package manifest
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const sum = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+type modifier func(*Manifest)
+
+func manifest(mods ...modifier) Manifest {
+	m := Manifest{
+		FormatVersion: FormatVersion,
+		Backup:        BackupRef{Namespace: "team-a", Name: "nightly"},
+		Cluster:       "search",
+		QdrantVersion: "1.19.0",
+		StartedAt:     time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC),
+		CompletedAt:   time.Date(2026, 11, 27, 2, 5, 0, 0, time.UTC),
+		Collections: []Collection{{
+			Name: "products", ShardNumber: 2, ReplicationFactor: 2, ShardingMethod: "auto",
+			Config: json.RawMessage(`{"params":{"shard_number":2}}`),
+			Shards: []Shard{
+				{ID: 1, Object: ShardObject("products", 1), SizeBytes: 10, SHA256: sum, SourcePeer: 2},
+				{ID: 0, Object: ShardObject("products", 0), SizeBytes: 20, SHA256: sum, SourcePeer: 1},
+			},
+		}},
+	}
+	for _, f := range mods {
+		f(&m)
+	}
+	return m
+}
+
+func withShards(s ...Shard) modifier { return func(m *Manifest) { m.Collections[0].Shards = s } }
+
+func TestValidate(t *testing.T) {
+	cases := map[string]struct {
+		reason string
+		m      Manifest
+		want   string // "" for valid
+	}{
+		"Whole":               {"Every shard once, with size and checksum.", manifest(), ""},
+		"MissingShard":        {"A shard of shard_number missing is not a backup.", manifest(withShards(Shard{ID: 0, Object: "a", SizeBytes: 1, SHA256: sum})), `collection "products": shard 1 is missing`},
+		"DuplicateShard":      {"A shard twice is wrong.", manifest(withShards(Shard{ID: 0, Object: "a", SizeBytes: 1, SHA256: sum}, Shard{ID: 0, Object: "b", SizeBytes: 1, SHA256: sum}, Shard{ID: 1, Object: "c", SizeBytes: 1, SHA256: sum})), "shard 0 appears twice"},
+		"ExtraShard":          {"More shards than shard_number is wrong.", manifest(withShards(Shard{ID: 0, Object: "a", SizeBytes: 1, SHA256: sum}, Shard{ID: 1, Object: "b", SizeBytes: 1, SHA256: sum}, Shard{ID: 2, Object: "c", SizeBytes: 1, SHA256: sum})), "3 shards for shard_number 2"},
+		"BadChecksum":         {"Every shard has a sha256.", manifest(withShards(Shard{ID: 0, Object: "a", SizeBytes: 1, SHA256: "x"}, Shard{ID: 1, Object: "b", SizeBytes: 1, SHA256: sum})), "shard 0 has no valid sha256"},
+		"SharedObject":        {"Two shards never share an object.", manifest(withShards(Shard{ID: 0, Object: "a", SizeBytes: 1, SHA256: sum}, Shard{ID: 1, Object: "a", SizeBytes: 1, SHA256: sum})), "shard 1 has a missing or shared object key"},
+		"EmptyShard":          {"A snapshot has bytes.", manifest(withShards(Shard{ID: 0, Object: "a", SHA256: sum}, Shard{ID: 1, Object: "b", SizeBytes: 1, SHA256: sum})), "shard 0 is empty"},
+		"DuplicateCollection": {"A collection appears once.", manifest(func(m *Manifest) { m.Collections = append(m.Collections, m.Collections[0]) }), `collection "products" appears twice`},
+		"CustomSharding": {"Custom sharding has no fixed id range.", manifest(func(m *Manifest) {
+			m.Collections[0].ShardingMethod = "custom"
+			m.Collections[0].ShardKeys = []json.RawMessage{json.RawMessage(`"eu"`)}
+			m.Collections[0].Shards = []Shard{{ID: 7, ShardKey: json.RawMessage(`"eu"`), Object: "x", SizeBytes: 1, SHA256: sum}}
+		}), ""},
+		"WrongVersion": {"Only known formats are valid.", manifest(func(m *Manifest) { m.FormatVersion = 9 }), "format version 9, want 1"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			err := tc.m.Validate()
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {
+				t.Errorf("%s\nValidate(): want %q, got %q", tc.reason, tc.want, got)
+			}
+		})
+	}
+}
+
+func TestEncodeDecodeRoundTrip(t *testing.T) {
+	in := manifest()
+	b, err := Encode(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Encode(manifest())
+	if err != nil || string(again) != string(b) {
+		t.Errorf("Encode is not deterministic: %v", err)
+	}
+	out, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := manifest()
+	// Encoding sorts shards by id.
+	want.Collections[0].Shards[0], want.Collections[0].Shards[1] = want.Collections[0].Shards[1], want.Collections[0].Shards[0]
+	// Indentation reflows raw JSON; compare it by value.
+	byValue := cmp.Transformer("json", func(r json.RawMessage) any {
+		var v any
+		_ = json.Unmarshal(r, &v)
+		return v
+	})
+	if diff := cmp.Diff(want, out, byValue); diff != "" {
+		t.Errorf("Decode(Encode(m)): -want, +got:\n%s", diff)
+	}
+	if out.SizeBytes() != 30 {
+		t.Errorf("SizeBytes: want 30, got %d", out.SizeBytes())
+	}
+}
+
+func TestDecodeRefuses(t *testing.T) {
+	cases := map[string]struct {
+		reason string
+		in     string
+		want   string
+	}{
+		"NotJSON":       {"Garbage is not a manifest.", "not json", "cannot parse manifest"},
+		"FutureVersion": {"A newer format is refused, naming both versions.", `{"formatVersion": 2}`, "manifest format version 2 is not supported (this provider reads version 1)"},
+		"Incomplete":    {"A manifest missing shards is refused.", `{"formatVersion": 1, "collections": [{"name": "c", "shardNumber": 1, "shards": []}]}`, `shard 0 is missing`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Decode([]byte(tc.in))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s\nDecode: want error containing %q, got %v", tc.reason, tc.want, err)
+			}
+		})
+	}
+}
+
+func TestLayout(t *testing.T) {
+	cases := map[string]struct {
+		reason string
+		l      Layout
+		root   string
+	}{
+		"NoPrefix":        {"Without a prefix the namespace leads.", Layout{Namespace: "ns", Cluster: "c", Backup: "b"}, "ns/c/b/"},
+		"PrefixWithSlash": {"A prefix ending in a slash is used as is.", Layout{Prefix: "prod/", Namespace: "ns", Cluster: "c", Backup: "b"}, "prod/ns/c/b/"},
+		"PrefixNoSlash":   {"A prefix without one gets one.", Layout{Prefix: "prod", Namespace: "ns", Cluster: "c", Backup: "b"}, "prod/ns/c/b/"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := tc.l.Root(); got != tc.root {
+				t.Errorf("%s\nRoot(): want %q, got %q", tc.reason, tc.root, got)
+			}
+			if got := tc.l.ManifestKey(); got != tc.root+"manifest.json" {
+				t.Errorf("%s\nManifestKey(): got %q", tc.reason, got)
+			}
+			if got := tc.l.Key(ShardObject("products", 3)); got != tc.root+"collections/products/shards/3.snapshot" {
+				t.Errorf("%s\nshard key: got %q", tc.reason, got)
+			}
+		})
+	}
+	for in, want := range map[string]string{"prod/ns/c/b": "prod/ns/c/b/", "prod/ns/c/b/manifest.json": "prod/ns/c/b/", "/x/": "x/"} {
+		if got := RootOf(in); got != want {
+			t.Errorf("RootOf(%q): want %q, got %q", in, want, got)
+		}
+	}
+}
