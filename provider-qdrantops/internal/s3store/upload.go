@@ -1,0 +1,188 @@
+package s3store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// PutResult describes an uploaded stream.
+type PutResult struct {
+	Size   int64
+	SHA256 string
+}
+
+// PutStream uploads a stream of any size, hashing it with sha256 on the way.
+// A stream shorter than one part is a single PUT; longer ones are a multipart
+// upload with at most Concurrency parts in flight, so memory stays within
+// PartSize x (Concurrency + 1). On any failure, including a failing reader,
+// the multipart upload is aborted: nothing half-written is left behind.
+func (s *Store) PutStream(ctx context.Context, key string, r io.Reader) (PutResult, error) {
+	h := sha256.New()
+	src := io.TeeReader(r, h)
+	pool := newBufPool(s.partSize, s.concurrency+1)
+
+	first := pool.get()
+	n, err := io.ReadFull(src, first)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		if err := s.PutBytes(ctx, key, first[:n], "application/octet-stream"); err != nil {
+			return PutResult{}, err
+		}
+		return PutResult{Size: int64(n), SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+	}
+	if err != nil {
+		return PutResult{}, fmt.Errorf("cannot read stream: %w", err)
+	}
+
+	created, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket: aws.String(s.bucket), Key: aws.String(key), ContentType: aws.String("application/octet-stream"),
+	})
+	if err != nil {
+		return PutResult{}, classify(err, "multipart upload of "+key)
+	}
+	up := &multipart{s: s, key: key, id: created.UploadId}
+	size, err := up.run(ctx, src, pool, first)
+	if err != nil {
+		up.abort(ctx)
+		return PutResult{}, err
+	}
+	return PutResult{Size: size, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+type multipart struct {
+	s   *Store
+	key string
+	id  *string
+
+	mu    sync.Mutex
+	parts []types.CompletedPart
+	err   error
+}
+
+func (m *multipart) run(ctx context.Context, src io.Reader, pool *bufPool, first []byte) (int64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	size := int64(0)
+	buf, n := first, len(first)
+	for part := int32(1); ; part++ {
+		if part > 10000 {
+			m.fail(fmt.Errorf("stream exceeds 10,000 parts of %d bytes", m.s.partSize))
+			break
+		}
+		size += int64(n)
+		wg.Add(1)
+		go func(part int32, b []byte) {
+			defer wg.Done()
+			defer pool.put(b[:cap(b)])
+			m.upload(ctx, part, b, cancel)
+		}(part, buf[:n])
+		if n < len(buf) || m.failed() {
+			break // The last, short part was sent, or an upload failed.
+		}
+		buf = pool.get()
+		var err error
+		n, err = io.ReadFull(src, buf)
+		if errors.Is(err, io.EOF) {
+			pool.put(buf)
+			break
+		}
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+			pool.put(buf)
+			m.fail(fmt.Errorf("cannot read stream: %w", err))
+			cancel()
+			break
+		}
+	}
+	wg.Wait()
+	if err := m.firstErr(); err != nil {
+		return 0, err
+	}
+	sort.Slice(m.parts, func(i, j int) bool { return aws.ToInt32(m.parts[i].PartNumber) < aws.ToInt32(m.parts[j].PartNumber) })
+	_, err := m.s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: aws.String(m.s.bucket), Key: aws.String(m.key), UploadId: m.id,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: m.parts},
+	})
+	if err != nil {
+		return 0, classify(err, "completion of "+m.key)
+	}
+	return size, nil
+}
+
+func (m *multipart) upload(ctx context.Context, part int32, b []byte, cancel func()) {
+	out, err := m.s.client.UploadPart(ctx, &s3.UploadPartInput{
+		Bucket: aws.String(m.s.bucket), Key: aws.String(m.key), UploadId: m.id,
+		PartNumber: aws.Int32(part), Body: bytes.NewReader(b), ContentLength: aws.Int64(int64(len(b))),
+	})
+	if err != nil {
+		m.fail(classify(err, fmt.Sprintf("part %d of %s", part, m.key)))
+		cancel()
+		return
+	}
+	m.mu.Lock()
+	m.parts = append(m.parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(part)})
+	m.mu.Unlock()
+}
+
+func (m *multipart) fail(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err == nil {
+		m.err = err
+	}
+}
+
+func (m *multipart) failed() bool { return m.firstErr() != nil }
+
+func (m *multipart) firstErr() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.err
+}
+
+// abort runs even when ctx is cancelled: a cancelled backup must not leave an
+// incomplete upload behind.
+func (m *multipart) abort(ctx context.Context) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	_, _ = m.s.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: aws.String(m.s.bucket), Key: aws.String(m.key), UploadId: m.id})
+}
+
+// bufPool hands out at most max part buffers, blocking when all are in use:
+// this is what bounds an upload's memory.
+type bufPool struct {
+	size  int64
+	free  chan []byte
+	slots chan struct{}
+}
+
+func newBufPool(size int64, max int) *bufPool {
+	return &bufPool{size: size, free: make(chan []byte, max), slots: make(chan struct{}, max)}
+}
+
+func (p *bufPool) get() []byte {
+	select {
+	case b := <-p.free:
+		return b
+	default:
+	}
+	select {
+	case b := <-p.free:
+		return b
+	case p.slots <- struct{}{}:
+		return make([]byte, p.size)
+	}
+}
+
+func (p *bufPool) put(b []byte) { p.free <- b }
