@@ -12,9 +12,8 @@ import (
 
 // ObjectInfo describes a stored object.
 type ObjectInfo struct {
-	Key      string
-	Size     int64
-	Metadata map[string]string
+	Key  string
+	Size int64
 }
 
 // PutBytes writes a small object in one request.
@@ -35,13 +34,13 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, int64, erro
 	return out.Body, aws.ToInt64(out.ContentLength), nil
 }
 
-// Head describes an object.
-func (s *Store) Head(ctx context.Context, key string) (ObjectInfo, error) {
+// Head returns an object's size.
+func (s *Store) Head(ctx context.Context, key string) (int64, error) {
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
 	if err != nil {
-		return ObjectInfo{}, classify(err, "object "+key)
+		return 0, classify(err, "object "+key)
 	}
-	return ObjectInfo{Key: key, Size: aws.ToInt64(out.ContentLength), Metadata: out.Metadata}, nil
+	return aws.ToInt64(out.ContentLength), nil
 }
 
 // List returns every object under a prefix.

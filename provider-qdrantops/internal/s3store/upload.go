@@ -17,18 +17,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
-// PutResult describes an uploaded stream.
-type PutResult struct {
-	Size   int64
-	SHA256 string
-}
-
 // PutStream uploads a stream of any size, hashing it with sha256 on the way.
 // A stream shorter than one part is a single PUT; longer ones are a multipart
 // upload with at most Concurrency parts in flight, so memory stays within
 // PartSize x (Concurrency + 1). On any failure, including a failing reader,
 // the multipart upload is aborted: nothing half-written is left behind.
-func (s *Store) PutStream(ctx context.Context, key string, r io.Reader) (PutResult, error) {
+func (s *Store) PutStream(ctx context.Context, key string, r io.Reader) (size int64, sha256Hex string, err error) {
 	h := sha256.New()
 	src := io.TeeReader(r, h)
 	pool := newBufPool(s.partSize, s.concurrency+1)
@@ -37,27 +31,27 @@ func (s *Store) PutStream(ctx context.Context, key string, r io.Reader) (PutResu
 	n, err := io.ReadFull(src, first)
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		if err := s.PutBytes(ctx, key, first[:n], "application/octet-stream"); err != nil {
-			return PutResult{}, err
+			return 0, "", err
 		}
-		return PutResult{Size: int64(n), SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+		return int64(n), hex.EncodeToString(h.Sum(nil)), nil
 	}
 	if err != nil {
-		return PutResult{}, fmt.Errorf("cannot read stream: %w", err)
+		return 0, "", fmt.Errorf("cannot read stream: %w", err)
 	}
 
 	created, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket: aws.String(s.bucket), Key: aws.String(key), ContentType: aws.String("application/octet-stream"),
 	})
 	if err != nil {
-		return PutResult{}, classify(err, "multipart upload of "+key)
+		return 0, "", classify(err, "multipart upload of "+key)
 	}
 	up := &multipart{s: s, key: key, id: created.UploadId}
-	size, err := up.run(ctx, src, pool, first)
+	size, err = up.run(ctx, src, pool, first)
 	if err != nil {
 		up.abort(ctx)
-		return PutResult{}, err
+		return 0, "", err
 	}
-	return PutResult{Size: size, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+	return size, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 type multipart struct {

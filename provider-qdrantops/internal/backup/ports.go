@@ -1,0 +1,55 @@
+// Package backup is the RunBackup use case: it captures every shard of the
+// selected collections of a Qdrant cluster, once each, from a peer that holds
+// an Active replica, streams each snapshot into the object store while hashing
+// it, and writes the manifest last. It knows nothing of Kubernetes; its ports
+// are the interfaces below.
+package backup
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+
+	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/backupplan"
+)
+
+// Cluster is what a backup needs from a Qdrant cluster. Shard snapshots are
+// read from one named peer, never through a load-balanced endpoint.
+type Cluster interface {
+	Version(ctx context.Context) (string, error)
+	Collections(ctx context.Context) ([]string, error)
+	Describe(ctx context.Context, collection string) (Collection, error)
+	Placement(ctx context.Context, collection string) ([]backupplan.Shard, error)
+	// Aliases maps each collection to its aliases.
+	Aliases(ctx context.Context) (map[string][]string, error)
+	Count(ctx context.Context, collection string) (uint64, error)
+	// Down lists the peers that do not answer now.
+	Down(ctx context.Context) map[uint64]bool
+	// StreamShard streams a fresh snapshot of one shard from one peer.
+	StreamShard(ctx context.Context, peer uint64, collection string, shard uint32) (io.ReadCloser, error)
+}
+
+// Collection is what recreating a collection needs.
+type Collection struct {
+	Config            json.RawMessage
+	ShardNumber       uint32
+	ReplicationFactor uint32
+	ShardingMethod    string
+	ShardKeys         []json.RawMessage
+	PayloadIndexes    map[string]PayloadIndex
+}
+
+// A PayloadIndex is an index on a payload field.
+type PayloadIndex struct {
+	DataType string
+	Params   json.RawMessage
+}
+
+// Store is the object store.
+type Store interface {
+	PutStream(ctx context.Context, key string, r io.Reader) (size int64, sha256Hex string, err error)
+	PutBytes(ctx context.Context, key string, b []byte, contentType string) error
+	Get(ctx context.Context, key string) (io.ReadCloser, int64, error)
+	Head(ctx context.Context, key string) (int64, error)
+	AbortUploads(ctx context.Context, prefix string) (int, error)
+}
