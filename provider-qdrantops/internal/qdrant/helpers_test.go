@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // recorded is what the fake server saw of one request.
@@ -207,3 +209,17 @@ func errorKind(err error) string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// equateJSON compares json.RawMessage values by meaning, not by spacing.
+func equateJSON() cmp.Option {
+	return cmp.Transformer("JSON", func(m json.RawMessage) any {
+		if m == nil {
+			return nil
+		}
+		var v any
+		if err := json.Unmarshal(m, &v); err != nil {
+			return "invalid JSON: " + string(m)
+		}
+		return v
+	})
+}

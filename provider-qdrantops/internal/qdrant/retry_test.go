@@ -141,3 +141,207 @@ func TestRetryRules(t *testing.T) {
 		})
 	}
 }
+
+func TestRetryAfter(t *testing.T) {
+	cases := map[string]struct {
+		reason     string
+		retryAfter string
+		want       []time.Duration
+	}{
+		"Honoured": {
+			reason:     "Qdrant's Retry-After seconds are waited exactly.",
+			retryAfter: "3",
+			want:       []time.Duration{3 * time.Second},
+		},
+		"Capped": {
+			reason:     "A long Retry-After is capped at MaxDelay.",
+			retryAfter: "120",
+			want:       []time.Duration{DefaultMaxDelay},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			var n atomic.Int32
+			c, f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+				if n.Add(1) == 1 {
+					w.Header().Set("Retry-After", tc.retryAfter)
+					writeError(w, http.StatusTooManyRequests, "Rate limiting exceeded: try later")
+					return
+				}
+				writeRaw(w, `[]`)
+			})
+			if _, err := c.ListSnapshots(t.Context(), "c"); err != nil {
+				t.Fatalf("ListSnapshots(): %v", err)
+			}
+			if diff := cmp.Diff(tc.want, f.sleeps()); diff != "" {
+				t.Errorf("%s\nslept: -want, +got:\n%s", tc.reason, diff)
+			}
+		})
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	p := RetryPolicy{}.withDefaults()
+	cases := map[string]struct {
+		reason string
+		n      int
+		jitter float64
+		want   time.Duration
+	}{
+		"First":      {reason: "The first delay is BaseDelay.", n: 0, want: 250 * time.Millisecond},
+		"Doubles":    {reason: "Each retry doubles the delay.", n: 2, want: time.Second},
+		"Capped":     {reason: "Delays stop at MaxDelay.", n: 10, want: 10 * time.Second},
+		"NoOverflow": {reason: "Huge retry numbers do not overflow.", n: 200, want: 10 * time.Second},
+		"MaxJitter":  {reason: "Jitter adds at most 20%.", n: 1, jitter: 0.999999, want: 599999900 * time.Nanosecond},
+		"HalfJitter": {reason: "Jitter scales with the delay.", n: 10, jitter: 0.5, want: 11 * time.Second},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, p.backoff(tc.n, tc.jitter)); diff != "" {
+				t.Errorf("%s\nbackoff(%d, %v): -want, +got:\n%s", tc.reason, tc.n, tc.jitter, diff)
+			}
+		})
+	}
+}
+
+func TestRetryDelaysWithJitter(t *testing.T) {
+	c, f := newFake(t, statusSequence(nil, http.StatusServiceUnavailable), func(cfg *Config) {
+		cfg.Retry = RetryPolicy{MaxAttempts: 5, BaseDelay: 100 * time.Millisecond, MaxDelay: 300 * time.Millisecond}
+	})
+	_, _ = c.ListSnapshots(t.Context(), "c")
+	floors := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond, 300 * time.Millisecond}
+	got := f.sleeps()
+	if len(got) != len(floors) {
+		t.Fatalf("slept %v, want %d sleeps", got, len(floors))
+	}
+	for i, d := range got {
+		if d < floors[i] || d > floors[i]+floors[i]/5 {
+			t.Errorf("sleep %d = %v, want within [%v, %v]", i, d, floors[i], floors[i]+floors[i]/5)
+		}
+	}
+}
+
+func TestRetryConnectionRefused(t *testing.T) {
+	type want struct {
+		Sleeps  int
+		Refused bool
+	}
+	cases := map[string]struct {
+		reason string
+		call   string
+		want   want
+	}{
+		"GETRetried": {
+			reason: "A refused GET is retried up to MaxAttempts.",
+			call:   "ListSnapshots",
+			want:   want{Sleeps: 3, Refused: true},
+		},
+		"ReadOnlyPOSTRetried": {
+			reason: "A refused count is retried.",
+			call:   "Count",
+			want:   want{Sleeps: 3, Refused: true},
+		},
+		"CreateSnapshotNotRetried": {
+			reason: "Non-idempotent calls get one attempt even when refused.",
+			call:   "CreateSnapshot",
+			want:   want{Sleeps: 0, Refused: true},
+		},
+		"UploadNotRetried": {
+			reason: "Uploads get one attempt.",
+			call:   "Upload",
+			want:   want{Sleeps: 0, Refused: true},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			var slept int
+			c, err := New(Config{URL: "http://" + closedAddr(t), Sleep: func(context.Context, time.Duration) error {
+				slept++
+				return nil
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = retryCalls()[tc.call].call(t.Context(), c)
+			got := want{Sleeps: slept, Refused: errors.Is(err, syscall.ECONNREFUSED)}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("%s\n%s: -want, +got:\n%s\nerr: %v", tc.reason, tc.call, diff, err)
+			}
+		})
+	}
+}
+
+func TestRetryConnectionDroppedBeforeResponse(t *testing.T) {
+	var n atomic.Int32
+	c, f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				t.Errorf("hijack: %v", err)
+				return
+			}
+			conn.Close() // EOF before any response
+			return
+		}
+		writeRaw(w, `{"count":7}`)
+	})
+	got, err := c.Count(t.Context(), "c", true)
+	if err != nil {
+		t.Fatalf("Count(): %v", err)
+	}
+	if diff := cmp.Diff(uint64(7), got); diff != "" {
+		t.Errorf("Count(): -want, +got:\n%s", diff)
+	}
+	if diff := cmp.Diff(2, len(f.requests())); diff != "" {
+		t.Errorf("requests: -want, +got:\n%s", diff)
+	}
+}
+
+func TestRetryStopsOnCancel(t *testing.T) {
+	cases := map[string]struct {
+		reason string
+		sleep  func(cancel context.CancelFunc) func(context.Context, time.Duration) error
+	}{
+		"DuringSleep": {
+			reason: "Cancelling while waiting to retry returns at once.",
+			sleep: func(cancel context.CancelFunc) func(context.Context, time.Duration) error {
+				return func(ctx context.Context, _ time.Duration) error {
+					cancel()
+					return sleepContext(ctx, time.Hour)
+				}
+			},
+		},
+		"BeforeRetry": {
+			reason: "An attempt failing because of cancellation is not retried.",
+			sleep: func(context.CancelFunc) func(context.Context, time.Duration) error {
+				return func(context.Context, time.Duration) error {
+					t.Error("slept although the context was cancelled")
+					return nil
+				}
+			},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			var n atomic.Int32
+			c, f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+				n.Add(1)
+				if name == "BeforeRetry" {
+					cancel()
+					<-r.Context().Done()
+					return
+				}
+				writeError(w, http.StatusServiceUnavailable, "Shard temporarily unavailable")
+			}, func(cfg *Config) { cfg.Sleep = tc.sleep(cancel) })
+			_, err := c.ListSnapshots(ctx, "c")
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("%s\nListSnapshots(): err = %v, want context.Canceled", tc.reason, err)
+			}
+			if diff := cmp.Diff(1, len(f.requests())); diff != "" {
+				t.Errorf("%s\nrequests: -want, +got:\n%s", tc.reason, diff)
+			}
+		})
+	}
+}

@@ -1,0 +1,114 @@
+// Command provider runs provider-qdrantops: the Backup, Restore and
+// BackupSchedule controllers and the ProviderConfig controllers.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	extv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/crossplane/crossplane-runtime/v2/pkg/controller"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/feature"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/gate"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/logging"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/ratelimiter"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/reconciler/customresourcesgate"
+
+	"github.com/qdrantops/qdrantops/apis"
+	qcontroller "github.com/qdrantops/qdrantops/provider-qdrantops/internal/controller"
+	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/metrics"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "provider-qdrantops:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	debug := flag.Bool("debug", false, "log at debug level")
+	poll := flag.Duration("poll", time.Minute, "how often to check resources whose state is settled")
+	maxRate := flag.Int("max-reconcile-rate", 10, "reconciles per second, across controllers")
+	metricsAddr := flag.String("metrics-bind-address", "127.0.0.1:8080", "address of the Prometheus metrics endpoint; 0 disables it")
+	probeAddr := flag.String("health-probe-bind-address", "127.0.0.1:8081", "address of the health and readiness probes")
+	leaderElection := flag.Bool("leader-election", false, "elect a leader among replicas")
+	safeStart := flag.Bool("enable-safe-start", os.Getenv("ENABLE_SAFE_START") == "true", "start controllers once their CRDs exist")
+	shardRetry := flag.Duration("shard-retry-delay", 5*time.Second, "first wait between tries of a shard transfer")
+	flag.Parse()
+
+	zl := zap.New(zap.UseDevMode(*debug))
+	ctrl.SetLogger(zl)
+	log := logging.NewLogrLogger(zl.WithName("provider-qdrantops"))
+
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, extv1.AddToScheme, apis.AddToScheme} {
+		if err := add(s); err != nil {
+			return fmt.Errorf("cannot build scheme: %w", err)
+		}
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("cannot load kubeconfig: %w", err)
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  s,
+		Metrics:                 metricsserver.Options{BindAddress: *metricsAddr},
+		HealthProbeBindAddress:  *probeAddr,
+		LeaderElection:          *leaderElection,
+		LeaderElectionID:        "provider-qdrantops.ops.qdrantops.io",
+		LeaderElectionNamespace: os.Getenv("POD_NAMESPACE"),
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			// The CRD gate needs names and conditions, not schemas.
+			&extv1.CustomResourceDefinition{}: {Transform: customresourcesgate.TransformStripCRDSchema},
+		}},
+	})
+	if err != nil {
+		return fmt.Errorf("cannot create manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	m, err := metrics.New(ctrlmetrics.Registry)
+	if err != nil {
+		return fmt.Errorf("cannot register metrics: %w", err)
+	}
+	ctx := ctrl.SetupSignalHandler()
+	o := controller.Options{
+		Logger:                  log,
+		GlobalRateLimiter:       ratelimiter.NewGlobal(*maxRate),
+		PollInterval:            *poll,
+		MaxConcurrentReconciles: *maxRate,
+		Features:                &feature.Flags{},
+	}
+	d := qcontroller.Deps{Context: ctx, Metrics: m, ShardRetryDelay: *shardRetry}
+	if *safeStart {
+		o.Gate = new(gate.Gate[schema.GroupVersionKind])
+		if err := customresourcesgate.Setup(mgr, o); err != nil {
+			return fmt.Errorf("cannot set up the CRD gate: %w", err)
+		}
+		if err := qcontroller.SetupGated(mgr, o, d); err != nil {
+			return err
+		}
+	} else if err := qcontroller.Setup(mgr, o, d); err != nil {
+		return err
+	}
+	log.Info("Starting", "metrics", *metricsAddr, "probes", *probeAddr, "safeStart", *safeStart)
+	return mgr.Start(ctx)
+}

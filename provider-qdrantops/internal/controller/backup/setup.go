@@ -1,0 +1,127 @@
+// Package backup is the Backup controller: a managed reconciler whose
+// external client starts the backup use case asynchronously and reports its
+// progress, verifies the result, expires backups by retention and deletes
+// their objects.
+package backup
+
+import (
+	"context"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/crossplane/crossplane-runtime/v2/pkg/controller"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/event"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/logging"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/ratelimiter"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/reconciler/managed"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/resource"
+
+	"github.com/qdrantops/qdrantops/apis/ops/v1alpha1"
+	usecase "github.com/qdrantops/qdrantops/provider-qdrantops/internal/backup"
+	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/clients"
+	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/jobs"
+	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/metrics"
+	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/qdrantcluster"
+	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/s3store"
+)
+
+// Deps are what the controller shares with the provider's other controllers.
+type Deps struct {
+	Slots   *jobs.Slots
+	Metrics *metrics.Metrics
+	// Context bounds the lifetime of backup jobs: the provider's.
+	Context context.Context
+	// MaxAttempts bounds the runs of one backup before it ends Failed.
+	MaxAttempts int32
+	// RetryDelay is the first wait between the tries of a shard.
+	RetryDelay time.Duration
+}
+
+// Setup adds the Backup controller.
+func Setup(mgr ctrl.Manager, o controller.Options, d Deps) error {
+	name := managed.ControllerName(v1alpha1.BackupGroupVersionKind.GroupKind().String())
+	if d.MaxAttempts == 0 {
+		d.MaxAttempts = 3
+	}
+	rec := event.NewAPIRecorder(mgr.GetEventRecorderFor(name))
+	log := o.Logger.WithValues("controller", name)
+	conn := &connector{
+		kube:     mgr.GetClient(),
+		usage:    resource.NewProviderConfigUsageTracker(mgr.GetClient(), &v1alpha1.ProviderConfigUsage{}),
+		runner:   jobs.NewRunner[usecase.Status](d.Context, d.Slots),
+		recorder: rec,
+		log:      log,
+		metrics:  d.Metrics,
+		deps:     d,
+		newStore: func(cfg s3store.Config) (store, error) { return s3store.New(cfg) },
+		connect: func(ctx context.Context, t clients.Target) (usecase.Cluster, error) {
+			return qdrantcluster.Connect(ctx, t.Options)
+		},
+	}
+	opts := []managed.ReconcilerOption{
+		managed.WithTypedExternalConnector[*v1alpha1.Backup](conn),
+		managed.WithLogger(log),
+		managed.WithPollInterval(o.PollInterval),
+		managed.WithRecorder(rec),
+		managed.WithManagementPolicies(),
+		// Progress changes while a transfer runs: look again soon, not at
+		// the next slow poll.
+		managed.WithPollIntervalHook(func(mg resource.Managed, poll time.Duration) time.Duration {
+			if b, ok := mg.(*v1alpha1.Backup); ok {
+				switch b.Status.AtProvider.Phase {
+				case v1alpha1.BackupQueued, v1alpha1.BackupInProgress, v1alpha1.BackupPending:
+					return min(poll, 5*time.Second)
+				}
+			}
+			return poll
+		}),
+	}
+	if o.MetricOptions != nil {
+		opts = append(opts, managed.WithMetricRecorder(o.MetricOptions.MRMetrics))
+	}
+	r := managed.NewReconciler(mgr, resource.ManagedKind(v1alpha1.BackupGroupVersionKind), opts...)
+	return ctrl.NewControllerManagedBy(mgr).
+		Named(name).
+		WithOptions(o.ForControllerRuntime()).
+		WithEventFilter(resource.DesiredStateChanged()).
+		For(&v1alpha1.Backup{}).
+		Complete(ratelimiter.NewReconciler(name, r, o.GlobalRateLimiter))
+}
+
+// store is the object store as the controller uses it.
+type store interface {
+	usecase.Store
+	List(ctx context.Context, prefix string) ([]s3store.ObjectInfo, error)
+	DeletePrefix(ctx context.Context, prefix string) (int, error)
+	CheckBucket(ctx context.Context) error
+}
+
+type connector struct {
+	kube     client.Client
+	usage    *resource.ProviderConfigUsageTracker
+	runner   *jobs.Runner[usecase.Status]
+	recorder event.Recorder
+	log      logging.Logger
+	metrics  *metrics.Metrics
+	deps     Deps
+	newStore func(s3store.Config) (store, error)
+	connect  func(context.Context, clients.Target) (usecase.Cluster, error)
+}
+
+func (c *connector) Connect(ctx context.Context, cr *v1alpha1.Backup) (managed.TypedExternalClient[*v1alpha1.Backup], error) {
+	if err := c.usage.Track(ctx, cr); err != nil {
+		return nil, err
+	}
+	s3 := cr.Spec.ForProvider.Storage.S3
+	cfg, err := clients.Storage(ctx, c.kube, cr.Namespace, cr.GetProviderConfigReference(), s3.Bucket, s3.S3Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	st, err := c.newStore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &external{connector: c, store: st}, nil
+}
