@@ -21,7 +21,9 @@ type ConfigError struct{ Msg string }
 
 func (e *ConfigError) Error() string { return e.Msg }
 
-func configErr(format string, args ...any) error { return &ConfigError{Msg: fmt.Sprintf(format, args...)} }
+func configErr(format string, args ...any) error {
+	return &ConfigError{Msg: fmt.Sprintf(format, args...)}
+}
 
 // secretKey reads one key of a Secret.
 func secretKey(ctx context.Context, kube client.Reader, namespace, name, key string) (string, error) {
