@@ -8,8 +8,9 @@ import (
 
 // Main runs a test package's tests against one control plane it starts and
 // stops around them. Without the binaries the tests are skipped, saying why,
-// except in CI, where that is a failure.
-func Main(m *testing.M, env **Env) {
+// except in CI, where that is a failure. Each extra function starts more of
+// the test ground and returns how to stop it.
+func Main(m *testing.M, env **Env, extra ...func() (stop func(), err error)) {
 	if why := Available(); why != "" {
 		if os.Getenv("CI") != "" {
 			fmt.Fprintln(os.Stderr, "integration tests cannot run in CI:", why)
@@ -24,7 +25,20 @@ func Main(m *testing.M, env **Env) {
 		os.Exit(1)
 	}
 	*env = e
+	var stops []func()
+	for _, start := range extra {
+		stop, err := start()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			_ = e.Stop()
+			os.Exit(1)
+		}
+		stops = append(stops, stop)
+	}
 	code := m.Run()
+	for _, stop := range stops {
+		stop()
+	}
 	if err := e.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "cannot stop control plane:", err)
 	}

@@ -64,9 +64,9 @@ func TestCollections(t *testing.T) {
 	vectors := json.RawMessage(`{"size":4,"distance":"Dot"}`)
 	runCallCases(t, map[string]callCase{
 		"ListCollections": {
-			reason: "Names are returned sorted.",
-			call:   func(ctx context.Context, c *Client) (any, error) { return c.ListCollections(ctx) },
-			answer: answer{result: `{"collections":[{"name":"b"},{"name":"a"}]}`},
+			reason:  "Names are returned sorted.",
+			call:    func(ctx context.Context, c *Client) (any, error) { return c.ListCollections(ctx) },
+			answer:  answer{result: `{"collections":[{"name":"b"},{"name":"a"}]}`},
 			wantReq: []recorded{{Method: "GET", Path: "/collections"}},
 			want:    []string{"a", "b"},
 		},

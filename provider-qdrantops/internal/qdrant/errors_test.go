@@ -235,7 +235,7 @@ func TestScrubber(t *testing.T) {
 			want:   "a file:///s/x?REDACTED and `http://h?REDACTED`",
 		},
 		"Secrets": {
-			reason: "Known secrets are replaced wherever they appear.",
+			reason:  "Known secrets are replaced wherever they appear.",
 			secrets: []string{"topsecret", ""},
 			in:      "key topsecret was wrong",
 			want:    "key REDACTED was wrong",

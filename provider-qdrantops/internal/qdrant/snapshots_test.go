@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -14,9 +15,9 @@ import (
 func TestCollectionSnapshots(t *testing.T) {
 	runCallCases(t, map[string]callCase{
 		"CreateWait": {
-			reason: "wait=true returns the description.",
-			call:   func(ctx context.Context, c *Client) (any, error) { return c.CreateSnapshot(ctx, "c", true) },
-			answer: answer{result: `{"name":"c-1-2026-08-04-10-49-10.snapshot","creation_time":"2026-08-04T10:49:10","size":18956800,"checksum":"9f86"}`},
+			reason:  "wait=true returns the description.",
+			call:    func(ctx context.Context, c *Client) (any, error) { return c.CreateSnapshot(ctx, "c", true) },
+			answer:  answer{result: `{"name":"c-1-2026-08-04-10-49-10.snapshot","creation_time":"2026-08-04T10:49:10","size":18956800,"checksum":"9f86"}`},
 			wantReq: []recorded{{Method: "POST", Path: "/collections/c/snapshots", Query: url.Values{"wait": {"true"}}}},
 			want: &SnapshotDescription{Name: "c-1-2026-08-04-10-49-10.snapshot", CreationTime: ptr("2026-08-04T10:49:10"),
 				Size: 18956800, Checksum: "9f86"},
@@ -37,9 +38,9 @@ func TestCollectionSnapshots(t *testing.T) {
 			wantErr: "Forbidden",
 		},
 		"ListSorted": {
-			reason: "Qdrant lists in directory order; the client sorts by name.",
-			call:   func(ctx context.Context, c *Client) (any, error) { return c.ListSnapshots(ctx, "c") },
-			answer: answer{result: `[{"name":"b.snapshot","creation_time":null,"size":2},{"name":"a.snapshot","creation_time":"2026-08-04T10:49:10","size":1,"checksum":"ab"}]`},
+			reason:  "Qdrant lists in directory order; the client sorts by name.",
+			call:    func(ctx context.Context, c *Client) (any, error) { return c.ListSnapshots(ctx, "c") },
+			answer:  answer{result: `[{"name":"b.snapshot","creation_time":null,"size":2},{"name":"a.snapshot","creation_time":"2026-08-04T10:49:10","size":1,"checksum":"ab"}]`},
 			wantReq: []recorded{{Method: "GET", Path: "/collections/c/snapshots"}},
 			want: []SnapshotDescription{
 				{Name: "a.snapshot", CreationTime: ptr("2026-08-04T10:49:10"), Size: 1, Checksum: "ab"},
@@ -47,14 +48,18 @@ func TestCollectionSnapshots(t *testing.T) {
 			},
 		},
 		"Delete": {
-			reason:  "The snapshot name is escaped into the path; wait is explicit.",
-			call:    func(ctx context.Context, c *Client) (any, error) { return nil, c.DeleteSnapshot(ctx, "c", "my snap.snapshot", true) },
+			reason: "The snapshot name is escaped into the path; wait is explicit.",
+			call: func(ctx context.Context, c *Client) (any, error) {
+				return nil, c.DeleteSnapshot(ctx, "c", "my snap.snapshot", true)
+			},
 			answer:  answer{result: `true`},
 			wantReq: []recorded{{Method: "DELETE", Path: "/collections/c/snapshots/my%20snap.snapshot", Query: url.Values{"wait": {"true"}}}},
 		},
 		"DeleteAccepted": {
-			reason:  "wait=false answers 202, which is success.",
-			call:    func(ctx context.Context, c *Client) (any, error) { return nil, c.DeleteSnapshot(ctx, "c", "s.snapshot", false) },
+			reason: "wait=false answers 202, which is success.",
+			call: func(ctx context.Context, c *Client) (any, error) {
+				return nil, c.DeleteSnapshot(ctx, "c", "s.snapshot", false)
+			},
 			answer:  answer{status: http.StatusAccepted},
 			wantReq: []recorded{{Method: "DELETE", Path: "/collections/c/snapshots/s.snapshot", Query: url.Values{"wait": {"false"}}}},
 		},
@@ -203,5 +208,71 @@ func TestDownloadNotRetriedMidStream(t *testing.T) {
 	}
 	if diff := cmp.Diff(0, len(f.sleeps())); diff != "" {
 		t.Errorf("sleeps: -want, +got:\n%s", diff)
+	}
+}
+
+func TestRecoverNeverLeaksLocation(t *testing.T) {
+	const (
+		signature = "d3adb33fSecretSignature0123456789"
+		keyID     = "AKIAEXAMPLESECRETKEYID"
+		clientKey = "client-api-key-123"
+		remoteKey = "remote-api-key-456"
+	)
+	location := "https://bucket.s3.example/backups/c/0.snapshot?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=" +
+		keyID + "%2F20260804%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=" + signature
+	echo := func(w http.ResponseWriter, r *http.Request) {
+		// Qdrant echoes the URL it failed to fetch, re-encoded by the url
+		// crate, and sometimes decoded.
+		decoded, _ := url.QueryUnescape(location)
+		writeError(w, http.StatusBadRequest, "Wrong input: Failed to download tar from "+location+
+			": status - 403 Forbidden (decoded: "+decoded+")")
+	}
+	rec := SnapshotRecover{Location: location, Priority: PrioritySnapshot, APIKey: remoteKey}
+	calls := map[string]func(ctx context.Context, c *Client) error{
+		"Collection": func(ctx context.Context, c *Client) error { return c.RecoverSnapshot(ctx, "c", rec, true) },
+		"Shard":      func(ctx context.Context, c *Client) error { return c.RecoverShardSnapshot(ctx, "c", 0, rec, true) },
+	}
+	cases := map[string]struct {
+		reason string
+		url    func(t *testing.T) string
+		kind   string
+	}{
+		"BadRequestEcho": {
+			reason: "Qdrant's 400 quotes the presigned URL; the error must not.",
+			url: func(t *testing.T) string {
+				_, f := newFake(t, echo)
+				return f.srv.URL
+			},
+			kind: "BadRequest",
+		},
+		"ConnectionRefused": {
+			reason: "A transport failure must not quote the body or the query.",
+			url:    func(t *testing.T) string { return "http://" + closedAddr(t) },
+		},
+	}
+	for name, tc := range cases {
+		for callName, call := range calls {
+			t.Run(name+"/"+callName, func(t *testing.T) {
+				c, err := New(Config{URL: tc.url(t), APIKey: clientKey, Sleep: func(context.Context, time.Duration) error { return nil }})
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = call(t.Context(), c)
+				if err == nil {
+					t.Fatalf("%s\nrecover succeeded, want an error", tc.reason)
+				}
+				if tc.kind != "" {
+					if diff := cmp.Diff(tc.kind, errorKind(err)); diff != "" {
+						t.Errorf("%s\nerror kind: -want, +got:\n%s", tc.reason, diff)
+					}
+				}
+				msg := err.Error()
+				for _, secret := range []string{location, signature, keyID, clientKey, remoteKey, "X-Amz-Credential"} {
+					if strings.Contains(msg, secret) {
+						t.Errorf("%s\nerror %q contains %q", tc.reason, msg, secret)
+					}
+				}
+			})
+		}
 	}
 }

@@ -66,6 +66,9 @@ func Setup(mgr ctrl.Manager, o controller.Options, d Deps) error {
 		managed.WithPollInterval(o.PollInterval),
 		managed.WithRecorder(rec),
 		managed.WithManagementPolicies(),
+		// A backup's existence is read from S3, which is strongly
+		// consistent: no need to wait before believing it is gone.
+		managed.WithCreationGracePeriod(time.Second),
 		// Progress changes while a transfer runs: look again soon, not at
 		// the next slow poll.
 		managed.WithPollIntervalHook(func(mg resource.Managed, poll time.Duration) time.Duration {
