@@ -2,7 +2,6 @@ package qdrant
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -58,9 +57,6 @@ func filenameFromDisposition(v string) string {
 	return name
 }
 
-// errUploadEnded stops the multipart writer once the request is over.
-var errUploadEnded = errors.New("upload request ended")
-
 // upload streams body as the multipart file field "snapshot". A goroutine
 // writes the multipart framing into a pipe that the HTTP transport reads, so
 // memory stays bounded whatever the snapshot size. Uploads are never retried:
@@ -69,6 +65,7 @@ func (c *Client) upload(ctx context.Context, r *request, body io.Reader, filenam
 	if err := checkName("snapshot file", filename); err != nil {
 		return err
 	}
+	r.idempotent = false // one attempt: body cannot be rewound
 	return c.withRetry(ctx, r, func() error {
 		pr, pw := io.Pipe()
 		mw := multipart.NewWriter(pw)
@@ -84,7 +81,7 @@ func (c *Client) upload(ctx context.Context, r *request, body io.Reader, filenam
 		// Qdrant may answer before reading everything (an auth rejection):
 		// closing the reader makes the writer's next write fail, ending the
 		// goroutine.
-		_ = pr.CloseWithError(errUploadEnded)
+		_ = pr.Close()
 		select {
 		case <-done:
 			if src.err != nil {
