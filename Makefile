@@ -41,12 +41,9 @@ test: tools
 	QDRANTOPS_TESTBED_TEST=1 \
 	$(GO) test -count=1 -timeout 20m ./...
 
-## demo: bring the local control plane up, install the CRDs and XRD, apply examples/, show them, tear down.
+## demo: a local control plane, S3 server, Qdrant emulator (or QDRANT_URL) and the provider; applies examples/ and runs the example Backup.
 demo: tools
-	$(TESTBED_SH) up
-	trap '$(TESTBED_SH) down' EXIT; \
-	source $(TESTBED)/env; \
-	CROSSPLANE_CRDS=$$($(BUILD) --path crossplane-core)/crds $(GO) run ./cluster/demo
+	CROSSPLANE_CRDS=$$($(BUILD) --path crossplane-core)/crds cluster/demo.sh
 
 ## bench: benchmarks.
 bench:
