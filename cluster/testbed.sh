@@ -182,7 +182,10 @@ down() {
 }
 
 case ${1:-} in
-  up) up ;;
+  # A start that fails half-way stops what it started. The start runs in a
+  # process of its own so that errexit still applies inside it.
+  up) if ! bash "$0" _up; then down; exit 1; fi ;;
+  _up) up ;;
   down) down ;;
   env) cat "$state/env" ;;
   assets) "$here/build.sh" kubernetes etcd; assets ;;

@@ -31,14 +31,15 @@ func TestTestbedUpAndDown(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
-	if out, err := testbed("up"); err != nil {
-		t.Fatalf("testbed.sh up: %v\n%s", err, out)
-	}
+	// Registered first: a failed start must not leave processes behind.
 	t.Cleanup(func() {
 		if out, err := testbed("down"); err != nil {
 			t.Errorf("testbed.sh down: %v\n%s", err, out)
 		}
 	})
+	if out, err := testbed("up"); err != nil {
+		t.Fatalf("testbed.sh up: %v\n%s", err, out)
+	}
 	env := readEnv(t, filepath.Join(state, "env"))
 	kubectl := filepath.Join(filepath.Dir(mustRealpath(t, filepath.Join(env["KUBEBUILDER_ASSETS"], "kubectl"))), "kubectl")
 	k := func(args ...string) string {
