@@ -142,3 +142,17 @@ func CrossplaneCRDs(root string) ([]*extv1.CustomResourceDefinition, error) {
 	}
 	return ReadCRDs(dir)
 }
+
+// Kubeconfig writes a kubeconfig of a cluster administrator to path, for
+// programs the tests run as separate processes.
+func (e *Env) Kubeconfig(path string) error {
+	u, err := e.env.ControlPlane.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return fmt.Errorf("cannot add user: %w", err)
+	}
+	b, err := u.KubeConfig()
+	if err != nil {
+		return fmt.Errorf("cannot render kubeconfig: %w", err)
+	}
+	return os.WriteFile(path, b, 0o600)
+}

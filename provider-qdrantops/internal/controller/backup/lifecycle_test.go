@@ -207,7 +207,9 @@ func TestBadInput(t *testing.T) {
 		},
 		"UnknownCollection": {
 			reason: "Unknown collections are listed and the backup fails for good.",
-			mods:   []mod{func(b *v1alpha1.Backup) { b.Spec.ForProvider.Collections = []v1alpha1.CollectionName{"reviews", "nope"} }},
+			mods: []mod{func(b *v1alpha1.Backup) {
+				b.Spec.ForProvider.Collections = []v1alpha1.CollectionName{"reviews", "nope"}
+			}},
 			want:   "collections not found in the cluster: nope",
 			failed: true,
 		},
