@@ -45,9 +45,10 @@ test: tools
 demo: tools
 	CROSSPLANE_CRDS=$$($(BUILD) --path crossplane-core)/crds cluster/demo.sh
 
-## bench: benchmarks.
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+## bench: throughput and memory benchmarks against the real S3 server and the emulator (one iteration each: they move GiBs).
+bench: tools
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m \
+		./provider-qdrantops/internal/backup/ ./provider-qdrantops/internal/qdrant/
 
 clean:
 	-$(TESTBED_SH) down
