@@ -87,6 +87,12 @@ func Connect(ctx context.Context, o Options) (*Cluster, error) {
 		}
 		c.peers[self.PeerID] = cl
 	}
+	// A one-node cluster is its own entry point. With more nodes the entry
+	// URL may be a Service that reaches any of them, so it never stands in
+	// for a peer.
+	if _, ok := c.peers[info.PeerID]; !ok && len(info.Peers) == 1 {
+		c.peers[info.PeerID] = entry
+	}
 	return c, nil
 }
 

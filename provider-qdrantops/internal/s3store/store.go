@@ -17,10 +17,13 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-// Defaults of a Store.
+// Defaults of a Store. One part uploads while the next is read: with shards
+// transferred in parallel that keeps the link busy, and memory per transfer
+// is two parts whatever the snapshot's size. 8 MiB parts allow objects of
+// up to 80 GB (S3's 10,000 parts).
 const (
-	DefaultPartSize    = 16 << 20
-	DefaultConcurrency = 2
+	DefaultPartSize    = 8 << 20
+	DefaultConcurrency = 1
 	// minPartSize is S3's smallest part, except for the last one.
 	minPartSize = 5 << 20
 )
@@ -46,6 +49,9 @@ type Store struct {
 	bucket      string
 	partSize    int64
 	concurrency int
+	// buffers are shared by every upload of the store, so that a backup of
+	// many shards reuses the same few part buffers instead of making garbage.
+	buffers *freeList
 }
 
 // New returns a Store for a bucket.
@@ -85,7 +91,7 @@ func New(cfg Config) (*Store, error) {
 		opts.HTTPClient = cfg.HTTPClient
 	}
 	c := s3.New(opts)
-	return &Store{client: c, presign: s3.NewPresignClient(c), bucket: cfg.Bucket, partSize: cfg.PartSize, concurrency: cfg.Concurrency}, nil
+	return &Store{client: c, presign: s3.NewPresignClient(c), bucket: cfg.Bucket, partSize: cfg.PartSize, concurrency: cfg.Concurrency, buffers: &freeList{size: cfg.PartSize}}, nil
 }
 
 // Bucket is the store's bucket.

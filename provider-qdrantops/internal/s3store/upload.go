@@ -25,17 +25,20 @@ import (
 func (s *Store) PutStream(ctx context.Context, key string, r io.Reader) (size int64, sha256Hex string, err error) {
 	h := sha256.New()
 	src := io.TeeReader(r, h)
-	pool := newBufPool(s.partSize, s.concurrency+1)
+	pool := newBufPool(s.buffers, s.concurrency+1)
+	defer pool.close()
 
 	first := pool.get()
 	n, err := io.ReadFull(src, first)
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		defer pool.put(first)
 		if err := s.PutBytes(ctx, key, first[:n], "application/octet-stream"); err != nil {
 			return 0, "", err
 		}
 		return int64(n), hex.EncodeToString(h.Sum(nil)), nil
 	}
 	if err != nil {
+		pool.put(first)
 		return 0, "", fmt.Errorf("cannot read stream: %w", err)
 	}
 
@@ -43,6 +46,7 @@ func (s *Store) PutStream(ctx context.Context, key string, r io.Reader) (size in
 		Bucket: aws.String(s.bucket), Key: aws.String(key), ContentType: aws.String("application/octet-stream"),
 	})
 	if err != nil {
+		pool.put(first)
 		return 0, "", classify(err, "multipart upload of "+key)
 	}
 	up := &multipart{s: s, key: key, id: created.UploadId}
@@ -153,16 +157,16 @@ func (m *multipart) abort(ctx context.Context) {
 	_, _ = m.s.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: aws.String(m.s.bucket), Key: aws.String(m.key), UploadId: m.id})
 }
 
-// bufPool hands out at most max part buffers, blocking when all are in use:
-// this is what bounds an upload's memory.
+// bufPool hands one upload at most max part buffers, blocking when all are in
+// use: this is what bounds an upload's memory.
 type bufPool struct {
-	size  int64
+	list  *freeList
 	free  chan []byte
 	slots chan struct{}
 }
 
-func newBufPool(size int64, max int) *bufPool {
-	return &bufPool{size: size, free: make(chan []byte, max), slots: make(chan struct{}, max)}
+func newBufPool(list *freeList, max int) *bufPool {
+	return &bufPool{list: list, free: make(chan []byte, max), slots: make(chan struct{}, max)}
 }
 
 func (p *bufPool) get() []byte {
@@ -175,8 +179,45 @@ func (p *bufPool) get() []byte {
 	case b := <-p.free:
 		return b
 	case p.slots <- struct{}{}:
-		return make([]byte, p.size)
+		return p.list.get()
 	}
 }
 
 func (p *bufPool) put(b []byte) { p.free <- b }
+
+// close hands the upload's buffers back to the store. Called once every part
+// has returned its buffer.
+func (p *bufPool) close() {
+	for {
+		select {
+		case b := <-p.free:
+			p.list.put(b)
+		default:
+			return
+		}
+	}
+}
+
+// freeList keeps part buffers for reuse across uploads.
+type freeList struct {
+	size int64
+	mu   sync.Mutex
+	bufs [][]byte
+}
+
+func (f *freeList) get() []byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n := len(f.bufs); n > 0 {
+		b := f.bufs[n-1]
+		f.bufs = f.bufs[:n-1]
+		return b
+	}
+	return make([]byte, f.size)
+}
+
+func (f *freeList) put(b []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.bufs = append(f.bufs, b[:cap(b)])
+}
