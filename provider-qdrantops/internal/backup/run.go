@@ -42,6 +42,8 @@ type Status struct {
 	Collections  map[string][]manifest.Shard
 	// Retrying explains the latest failed try that will be retried.
 	Retrying string
+	// CompletedAt is when the manifest was written.
+	CompletedAt time.Time
 }
 
 // Error is a failure with a message fit for a condition: what failed and
@@ -162,6 +164,7 @@ func (r *run) run(ctx context.Context) (manifest.Manifest, error) {
 	if err := r.s.PutBytes(ctx, r.req.Layout.ManifestKey(), b, "application/json"); err != nil {
 		return manifest.Manifest{}, &Error{Reason: ReasonStorageFailed, Message: "cannot write the manifest: " + err.Error(), Err: err}
 	}
+	r.update(func(st *Status) { st.CompletedAt = m.CompletedAt })
 	return m, nil
 }
 

@@ -102,7 +102,11 @@ func (e *external) completed(cr *v1alpha1.Backup, st usecase.Status) {
 	e.runner.Forget(string(cr.UID))
 	obs.Phase = v1alpha1.BackupCompleted
 	now := metav1.NewTime(time.Now().UTC())
-	obs.CompletionTime = &now
+	done := now
+	if !st.CompletedAt.IsZero() {
+		done = metav1.NewTime(st.CompletedAt)
+	}
+	obs.CompletionTime = &done
 	obs.Error = ""
 	obs.ManifestKey = e.layout(cr).ManifestKey()
 	obs.Verification = &v1alpha1.Verification{Verified: true, Time: &now, Message: fmt.Sprintf("manifest read back; %d shard objects present with their recorded sizes", st.ShardsDone)}
@@ -110,9 +114,9 @@ func (e *external) completed(cr *v1alpha1.Backup, st usecase.Status) {
 	labels := []string{cr.Namespace, e.layout(cr).Cluster}
 	if e.metrics != nil {
 		e.metrics.BackupBytes.WithLabelValues(labels...).Add(float64(st.BytesDone))
-		e.metrics.BackupLastSuccess.WithLabelValues(labels...).Set(float64(now.Unix()))
+		e.metrics.BackupLastSuccess.WithLabelValues(labels...).Set(float64(done.Unix()))
 		if obs.StartTime != nil {
-			e.metrics.BackupDuration.WithLabelValues(labels...).Observe(now.Sub(obs.StartTime.Time).Seconds())
+			e.metrics.BackupDuration.WithLabelValues(labels...).Observe(done.Sub(obs.StartTime.Time).Seconds())
 		}
 	}
 	e.recorder.Event(cr, event.Normal(reasonCompleted, fmt.Sprintf("Backed up %d shards (%s) to %s", st.ShardsDone, obs.Size, obs.S3Path)))
