@@ -199,7 +199,13 @@ func waitFor(t *testing.T, name string, timeout time.Duration, what string, cond
 		}
 		if time.Now().After(deadline) {
 			st, _ := json.MarshalIndent(b.Status, "", "  ")
-			t.Fatalf("backup %s: %s not reached within %s; status:\n%s", name, what, timeout, st)
+			var mine []string
+			for _, l := range strings.Split(logs.String(), "\n") {
+				if strings.Contains(l, `"name"="`+name+`"`) {
+					mine = append(mine, l)
+				}
+			}
+			t.Fatalf("backup %s: %s not reached within %s; status:\n%s\nlogs:\n%s", name, what, timeout, st, tail(strings.Join(mine, "\n"), 4000))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -20,7 +20,9 @@ func TestOneBackupPerClusterAtATime(t *testing.T) {
 	fixtures(t)
 	stop := startProvider(t)
 	defer stop()
-	emu.SetSnapshotPadding("reviews", 16<<20)
+	// The first backup takes about eight seconds: several polls see the
+	// second one waiting for it.
+	emu.SetSnapshotPadding("reviews", 64<<20)
 	emu.SlowStreams(8 << 20)
 	defer emu.SetSnapshotPadding("reviews", 0)
 	defer emu.SlowStreams(0)
