@@ -82,14 +82,25 @@ func (n *Node) lookup(w http.ResponseWriter, r *http.Request, file bool) *collec
 	return nil
 }
 
+// lockCollection locks the cluster and finds the path's collection, answering
+// 404 when it is missing. The caller unlocks when it got one.
+func (n *Node) lockCollection(w http.ResponseWriter, r *http.Request) (*collection, func()) {
+	n.c.mu.Lock()
+	col := n.lookup(w, r, false)
+	if col == nil {
+		n.c.mu.Unlock()
+		return nil, nil
+	}
+	return col, n.c.mu.Unlock
+}
+
 func (n *Node) getCollection(w http.ResponseWriter, r *http.Request) {
 	c := n.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	col := n.lookup(w, r, false)
+	col, unlock := n.lockCollection(w, r)
 	if col == nil {
 		return
 	}
+	defer unlock()
 	schema := map[string]any{}
 	for field, idx := range col.indexes {
 		e := map[string]any{"data_type": idx.DataType, "points": col.count()}
@@ -233,12 +244,11 @@ func (n *Node) deleteCollection(w http.ResponseWriter, r *http.Request) {
 
 func (n *Node) collectionCluster(w http.ResponseWriter, r *http.Request) {
 	c := n.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	col := n.lookup(w, r, false)
+	col, unlock := n.lockCollection(w, r)
 	if col == nil {
 		return
 	}
+	defer unlock()
 	local, remote, transfers := []map[string]any{}, []map[string]any{}, []map[string]any{}
 	now := c.now()
 	for _, s := range col.shards {
@@ -279,12 +289,11 @@ func (n *Node) createShardKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := n.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	col := n.lookup(w, r, false)
+	col, unlock := n.lockCollection(w, r)
 	if col == nil {
 		return
 	}
+	defer unlock()
 	if col.params.ShardingMethod != "custom" {
 		writeError(w, r, false, http.StatusBadRequest, "Bad request: Shard Key cannot be created with Auto sharding method")
 		return

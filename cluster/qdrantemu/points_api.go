@@ -105,13 +105,11 @@ func (n *Node) createIndex(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	c := n.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	col := n.lookup(w, r, false)
+	col, unlock := n.lockCollection(w, r)
 	if col == nil {
 		return
 	}
+	defer unlock()
 	idx, err := parseIndexSchema(req.FieldSchema)
 	if err != nil || req.FieldName == "" {
 		writeError(w, r, false, http.StatusBadRequest, fmt.Sprintf("Format error in JSON body: invalid field schema %s", req.FieldSchema))
@@ -189,13 +187,11 @@ func (n *Node) upsertPoints(w http.ResponseWriter, r *http.Request) {
 			pts = append(pts, p)
 		}
 	}
-	c := n.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	col := n.lookup(w, r, false)
+	col, unlock := n.lockCollection(w, r)
 	if col == nil {
 		return
 	}
+	defer unlock()
 	targets := col.shards
 	if col.params.ShardingMethod == "custom" {
 		targets = nil
@@ -242,13 +238,11 @@ func (n *Node) countPoints(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, false, http.StatusBadRequest, "Bad request: the emulator does not evaluate filters")
 		return
 	}
-	c := n.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	col := n.lookup(w, r, false)
+	col, unlock := n.lockCollection(w, r)
 	if col == nil {
 		return
 	}
+	defer unlock()
 	writeResult(w, map[string]uint64{"count": col.count()})
 }
 
@@ -287,13 +281,11 @@ func (n *Node) retrievePoints(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	c := n.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	col := n.lookup(w, r, false)
+	col, unlock := n.lockCollection(w, r)
 	if col == nil {
 		return
 	}
+	defer unlock()
 	_, all := col.keysInOrder()
 	out := []map[string]any{}
 	for _, id := range req.IDs {
@@ -319,13 +311,11 @@ func (n *Node) getPoint(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, false, http.StatusBadRequest, "Deserialize error in path parameters: "+err.Error())
 		return
 	}
-	c := n.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	col := n.lookup(w, r, false)
+	col, unlock := n.lockCollection(w, r)
 	if col == nil {
 		return
 	}
+	defer unlock()
 	_, all := col.keysInOrder()
 	p, ok := all[key]
 	if !ok {
@@ -354,13 +344,11 @@ func (n *Node) scrollPoints(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, false, http.StatusUnprocessableEntity, "Validation error in JSON body: [limit: value 0 invalid, must be 1 or larger]")
 		return
 	}
-	c := n.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	col := n.lookup(w, r, false)
+	col, unlock := n.lockCollection(w, r)
 	if col == nil {
 		return
 	}
+	defer unlock()
 	keys, all := col.keysInOrder()
 	start := 0
 	if len(req.Offset) > 0 && string(req.Offset) != "null" {

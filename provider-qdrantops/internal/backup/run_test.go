@@ -30,29 +30,7 @@ import (
 
 var srv *s3server.Server
 
-func TestMain(m *testing.M) {
-	if why := s3server.Available(); why != "" {
-		if os.Getenv("CI") != "" {
-			fmt.Fprintln(os.Stderr, "backup tests cannot run in CI:", why)
-			os.Exit(1)
-		}
-		fmt.Fprintln(os.Stderr, "skipping backup tests:", why)
-		os.Exit(0)
-	}
-	dir, err := os.MkdirTemp("", "backup-s3")
-	if err != nil {
-		panic(err)
-	}
-	srv, err = s3server.Start(context.Background(), dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	srv.Stop()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { s3server.Main(m, &srv) }
 
 type fixture struct {
 	emu   *qdrantemu.Cluster

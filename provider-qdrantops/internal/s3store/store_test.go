@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 
@@ -21,32 +20,7 @@ import (
 
 var srv *s3server.Server
 
-func TestMain(m *testing.M) {
-	if why := s3server.Available(); why != "" {
-		if os.Getenv("CI") != "" {
-			fmt.Fprintln(os.Stderr, "S3 tests cannot run in CI:", why)
-			os.Exit(1)
-		}
-		fmt.Fprintln(os.Stderr, "skipping S3 tests:", why)
-		os.Exit(0)
-	}
-	dir, err := os.MkdirTemp("", "s3store")
-	if err != nil {
-		panic(err)
-	}
-	if err := os.MkdirAll(dir+"/data", 0o750); err != nil {
-		panic(err)
-	}
-	srv, err = s3server.Start(context.Background(), dir+"/data")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	srv.Stop()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { s3server.Main(m, &srv) }
 
 func newStore(t *testing.T, bucket string) *Store {
 	t.Helper()
