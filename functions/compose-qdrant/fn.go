@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"io"
+
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/crossplane/function-sdk-go/errors"
+	"github.com/crossplane/function-sdk-go/logging"
+	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
+	"github.com/crossplane/function-sdk-go/request"
+	"github.com/crossplane/function-sdk-go/resource"
+	"github.com/crossplane/function-sdk-go/resource/composed"
+	"github.com/crossplane/function-sdk-go/response"
+
+	"github.com/qdrantops/qdrantops/apis/qdrantops/v1alpha1"
+)
+
+// Function composes a QdrantCluster.
+type Function struct {
+	fnv1.UnimplementedFunctionRunnerServiceServer
+
+	log logging.Logger
+	// random generates API keys; crypto/rand outside tests.
+	random io.Reader
+}
+
+// RunFunction composes a QdrantCluster into a Helm Release of the qdrant
+// chart, its Secrets, and optionally a backup bucket and BackupSchedule.
+func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) (*fnv1.RunFunctionResponse, error) {
+	rsp := response.To(req, response.DefaultTTL)
+
+	oxr, err := request.GetObservedCompositeResource(req)
+	if err != nil {
+		response.Fatal(rsp, errors.Wrap(err, "cannot get observed composite resource"))
+		return rsp, nil
+	}
+	xr := &v1alpha1.QdrantCluster{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(oxr.Resource.Object, xr); err != nil {
+		response.Fatal(rsp, errors.Wrap(err, "cannot decode the QdrantCluster"))
+		return rsp, nil
+	}
+	log := f.log.WithValues("xr", xr.Namespace+"/"+xr.Name)
+
+	// The chart's StatefulSet tells how many nodes are ready.
+	ns := xr.Namespace
+	rsp.Requirements = &fnv1.Requirements{Resources: map[string]*fnv1.ResourceSelector{
+		requiredStatefulSet: {ApiVersion: "apps/v1", Kind: "StatefulSet", Match: &fnv1.ResourceSelector_MatchName{MatchName: fullname(xr.Name)}, Namespace: &ns},
+	}}
+	sts, _, err := request.GetRequiredResource(req, requiredStatefulSet)
+	if err != nil {
+		response.Fatal(rsp, errors.Wrap(err, "cannot get the StatefulSet"))
+		return rsp, nil
+	}
+	observed, err := request.GetObservedComposedResources(req)
+	if err != nil {
+		response.Fatal(rsp, errors.Wrap(err, "cannot get observed composed resources"))
+		return rsp, nil
+	}
+	desired, err := request.GetDesiredComposedResources(req)
+	if err != nil {
+		response.Fatal(rsp, errors.Wrap(err, "cannot get desired composed resources"))
+		return rsp, nil
+	}
+
+	key, generated, err := apiKey(xr, observed, f.random)
+	if err != nil {
+		response.Fatal(rsp, err)
+		return rsp, nil
+	}
+	add := func(name resource.Name, o *composed.Unstructured) {
+		desired[name] = &resource.DesiredComposed{Resource: o}
+	}
+	if generated != "" {
+		add(nameAPIKey, secret(apiKeySecret(xr.Name), ns, map[string]string{apiKeyKey: generated}))
+	}
+	add(nameConnection, connectionSecret(xr, key, generated))
+
+	var observedSize string
+	if r, ok := observed[nameRelease]; ok {
+		observedSize, _ = r.Resource.GetString("spec.forProvider.values.persistence.size")
+	}
+	size, shrink := volumeSize(xr.Spec.Persistence.Size, observedSize)
+	if shrink != nil {
+		response.ConditionFalse(rsp, "PersistenceResized", "ShrinkRefused").WithMessage(shrink.Error()).TargetComposite()
+		response.Warning(rsp, shrink).TargetComposite()
+	}
+	add(nameRelease, release(xr, values(xr, key, size)))
+
+	if b := xr.Spec.Backup; b != nil {
+		if b.Bucket.Create {
+			for name, o := range bucketResources(xr) {
+				add(name, o)
+			}
+		}
+		add(nameSchedule, schedule(xr))
+	}
+
+	o := observe(observed, sts)
+	for name, d := range desired {
+		d.Ready = ready(name, observed, xr, o)
+	}
+	if o.releaseFailed() {
+		response.ConditionFalse(rsp, "ReleaseHealthy", "ReleaseFailed").WithMessage("the Helm release failed: " + o.releaseMessage).TargetComposite()
+	}
+
+	dxr, err := request.GetDesiredCompositeResource(req)
+	if err != nil {
+		response.Fatal(rsp, errors.Wrap(err, "cannot get desired composite resource"))
+		return rsp, nil
+	}
+	st, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ptr(status(xr, o)))
+	if err != nil {
+		response.Fatal(rsp, errors.Wrap(err, "cannot encode status"))
+		return rsp, nil
+	}
+	if err := dxr.Resource.SetValue("status", st); err != nil {
+		response.Fatal(rsp, errors.Wrap(err, "cannot set status"))
+		return rsp, nil
+	}
+	if err := response.SetDesiredCompositeResource(rsp, dxr); err != nil {
+		response.Fatal(rsp, errors.Wrap(err, "cannot set desired composite resource"))
+		return rsp, nil
+	}
+	if err := response.SetDesiredComposedResources(rsp, desired); err != nil {
+		response.Fatal(rsp, errors.Wrap(err, "cannot set desired composed resources"))
+		return rsp, nil
+	}
+	log.Debug("Composed", "resources", len(desired), "phase", string(st["phase"].(string)))
+	return rsp, nil
+}
+
+// release is the provider-helm Release of the qdrant chart. Its name in Helm
+// is the XR's, set by the external-name annotation; it installs into the XR's
+// namespace whatever the values say.
+func release(xr *v1alpha1.QdrantCluster, values map[string]any) *composed.Unstructured {
+	r := composed.New()
+	r.SetAPIVersion("helm.m.crossplane.io/v1beta1")
+	r.SetKind("Release")
+	r.SetName(xr.Name)
+	r.SetNamespace(xr.Namespace)
+	r.SetAnnotations(map[string]string{"crossplane.io/external-name": xr.Name})
+	r.Object["spec"] = map[string]any{
+		"forProvider": map[string]any{
+			"chart":     map[string]any{"name": chartName, "repository": chartRepository, "version": chartVersion},
+			"namespace": xr.Namespace,
+			"values":    values,
+		},
+	}
+	return r
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,368 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/testing/protocmp"
+
+	"github.com/crossplane/function-sdk-go/logging"
+	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
+	"github.com/crossplane/function-sdk-go/resource"
+)
+
+const xrBase = `{
+  "apiVersion": "qdrantops.io/v1alpha1", "kind": "QdrantCluster",
+  "metadata": {"name": "search", "namespace": "team-a"},
+  "spec": {"replicas": 3, "version": "1.19.0", "cluster": {"enabled": true},
+           "persistence": {"size": "10Gi", "storageClassName": "standard"},
+           "resources": {"requests": {"cpu": "500m", "memory": "2Gi"}}%s}
+}`
+
+func xr(extra string) *fnv1.Resource {
+	return &fnv1.Resource{Resource: resource.MustStructJSON(strings.Replace(xrBase, "%s", extra, 1))}
+}
+
+func obs(j string) *fnv1.Resource {
+	return &fnv1.Resource{Resource: resource.MustStructJSON(j)}
+}
+
+type errReader struct{}
+
+func (errReader) Read([]byte) (int, error) { return 0, errors.New("no randomness") }
+
+// result is what a test looks at in a response.
+type result struct {
+	resources map[string]map[string]any
+	ready     map[string]fnv1.Ready
+	status    map[string]any
+	conds     map[string]string // type -> reason
+	fatal     string
+}
+
+func run(t *testing.T, random []byte, req *fnv1.RunFunctionRequest) result {
+	t.Helper()
+	f := &Function{log: logging.NewNopLogger(), random: bytes.NewReader(random)}
+	if random == nil {
+		f.random = errReader{}
+	}
+	rsp, err := f.RunFunction(context.Background(), req)
+	if err != nil {
+		t.Fatalf("RunFunction returned an error: %v", err)
+	}
+	r := result{resources: map[string]map[string]any{}, ready: map[string]fnv1.Ready{}, conds: map[string]string{}}
+	for _, res := range rsp.GetResults() {
+		if res.GetSeverity() == fnv1.Severity_SEVERITY_FATAL {
+			r.fatal = res.GetMessage()
+		}
+	}
+	for n, d := range rsp.GetDesired().GetResources() {
+		r.resources[n] = d.GetResource().AsMap()
+		r.ready[n] = d.GetReady()
+	}
+	if st, ok := rsp.GetDesired().GetComposite().GetResource().AsMap()["status"].(map[string]any); ok {
+		r.status = st
+	}
+	for _, c := range rsp.GetConditions() {
+		r.conds[c.GetType()] = c.GetReason()
+	}
+	ns := "team-a"
+	wantReq := &fnv1.Requirements{Resources: map[string]*fnv1.ResourceSelector{
+		"statefulset": {ApiVersion: "apps/v1", Kind: "StatefulSet", Match: &fnv1.ResourceSelector_MatchName{MatchName: "search"}, Namespace: &ns},
+	}}
+	if diff := cmp.Diff(wantReq, rsp.GetRequirements(), protocmp.Transform()); diff != "" {
+		t.Errorf("requirements: the function must require the chart's StatefulSet: -want, +got:\n%s", diff)
+	}
+	return r
+}
+
+func at(m map[string]any, path ...string) any {
+	var v any = m
+	for _, p := range path {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[p]
+	}
+	return v
+}
+
+func secretValue(t *testing.T, s map[string]any, key string) string {
+	t.Helper()
+	v, _ := at(s, "data", key).(string)
+	b, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		t.Fatalf("data.%s is not base64: %v", key, err)
+	}
+	return string(b)
+}
+
+func TestFirstReconcile(t *testing.T) {
+	key := bytes.Repeat([]byte{0xab}, 32)
+	r := run(t, key, &fnv1.RunFunctionRequest{Observed: &fnv1.State{Composite: xr("")}})
+	if r.fatal != "" {
+		t.Fatal(r.fatal)
+	}
+	if diff := cmp.Diff([]string{"api-key", "connection", "release"}, keys(r.resources)); diff != "" {
+		t.Errorf("composed resources: -want, +got:\n%s", diff)
+	}
+	wantValues := map[string]any{
+		"fullnameOverride":    "search",
+		"replicaCount":        float64(3),
+		"image":               map[string]any{"tag": "v1.19.0"},
+		"persistence":         map[string]any{"size": "10Gi", "storageClassName": "standard"},
+		"resources":           map[string]any{"requests": map[string]any{"cpu": "500m", "memory": "2Gi"}},
+		"config":              map[string]any{"cluster": map[string]any{"enabled": true}},
+		"metrics":             map[string]any{"serviceMonitor": map[string]any{"enabled": false}},
+		"podDisruptionBudget": map[string]any{"enabled": true, "maxUnavailable": float64(1)},
+		"apiKey":              false,
+		"env": []any{map[string]any{"name": "QDRANT__SERVICE__API_KEY", "valueFrom": map[string]any{
+			"secretKeyRef": map[string]any{"name": "search-api-key", "key": "api-key"}}}},
+	}
+	rel := r.resources["release"]
+	if diff := cmp.Diff(wantValues, at(rel, "spec", "forProvider", "values")); diff != "" {
+		t.Errorf("Helm values: -want, +got:\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]any{"name": "qdrant", "repository": chartRepository, "version": chartVersion}, at(rel, "spec", "forProvider", "chart")); diff != "" {
+		t.Errorf("chart: -want, +got:\n%s", diff)
+	}
+	if at(rel, "spec", "forProvider", "namespace") != "team-a" || at(rel, "metadata", "annotations", "crossplane.io/external-name") != "search" {
+		t.Errorf("release: namespace %v, external name %v", at(rel, "spec", "forProvider", "namespace"), at(rel, "metadata", "annotations"))
+	}
+	wantKey := strings.Repeat("ab", 32)
+	if got := secretValue(t, r.resources["api-key"], "api-key"); got != wantKey {
+		t.Errorf("generated key: want %q, got %q", wantKey, got)
+	}
+	conn := r.resources["connection"]
+	if got := secretValue(t, conn, "apiKey"); got != wantKey {
+		t.Errorf("connection Secret apiKey: want the generated key, got %q", got)
+	}
+	wantPeers := "http://search-0.search-headless.team-a.svc:6333\nhttp://search-1.search-headless.team-a.svc:6333\nhttp://search-2.search-headless.team-a.svc:6333"
+	if got := secretValue(t, conn, "peerURLs"); got != wantPeers {
+		t.Errorf("peerURLs: want %q, got %q", wantPeers, got)
+	}
+	if got := secretValue(t, conn, "endpoint"); got != "http://search.team-a.svc:6333" {
+		t.Errorf("endpoint: got %q", got)
+	}
+	for n, rd := range r.ready {
+		if rd != fnv1.Ready_READY_FALSE {
+			t.Errorf("%s: nothing is observed yet, want not ready, got %v", n, rd)
+		}
+	}
+	if diff := cmp.Diff(map[string]any{"phase": "Pending", "replicas": float64(3), "endpoint": "http://search.team-a.svc:6333"}, r.status); diff != "" {
+		t.Errorf("status: -want, +got:\n%s", diff)
+	}
+}
+
+func TestAPIKey(t *testing.T) {
+	observedKey := obs(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":"search-api-key","namespace":"team-a"},"data":{"api-key":"` + base64.StdEncoding.EncodeToString([]byte("kept-key")) + `"}}`)
+	cases := map[string]struct {
+		reason   string
+		xr       string
+		observed map[string]*fnv1.Resource
+		wantKey  string // in the composed Secret; "" for none
+		wantEnv  map[string]any
+		wantConn map[string]string
+	}{
+		"ReusedFromObserved": {
+			reason:   "A generated key is generated once; later calls reuse the observed value (no randomness is available here).",
+			observed: map[string]*fnv1.Resource{"api-key": observedKey},
+			wantKey:  "kept-key",
+			wantEnv:  map[string]any{"name": "search-api-key", "key": "api-key"},
+			wantConn: map[string]string{"apiKey": "kept-key"},
+		},
+		"ReferencedNeverCopied": {
+			reason:   "A referenced Secret is used in place: no composed key Secret, and the connection Secret only points at it.",
+			xr:       `, "apiKey": {"secretRef": {"name": "my-key", "key": "token"}}`,
+			wantEnv:  map[string]any{"name": "my-key", "key": "token"},
+			wantConn: map[string]string{"apiKeySecretName": "my-key", "apiKeySecretKey": "token"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := run(t, nil, &fnv1.RunFunctionRequest{Observed: &fnv1.State{Composite: xr(tc.xr), Resources: tc.observed}})
+			if r.fatal != "" {
+				t.Fatalf("%s\n%s", tc.reason, r.fatal)
+			}
+			s, ok := r.resources["api-key"]
+			if (tc.wantKey != "") != ok {
+				t.Fatalf("%s\nkey Secret composed: %v", tc.reason, ok)
+			}
+			if ok && secretValue(t, s, "api-key") != tc.wantKey {
+				t.Errorf("%s\nkey: want %q, got %q", tc.reason, tc.wantKey, secretValue(t, s, "api-key"))
+			}
+			env := at(r.resources["release"], "spec", "forProvider", "values", "env").([]any)[0]
+			if diff := cmp.Diff(tc.wantEnv, at(env.(map[string]any), "valueFrom", "secretKeyRef")); diff != "" {
+				t.Errorf("%s\nenv secretKeyRef: -want, +got:\n%s", tc.reason, diff)
+			}
+			conn := r.resources["connection"]
+			for k, v := range tc.wantConn {
+				if got := secretValue(t, conn, k); got != v {
+					t.Errorf("%s\nconnection %s: want %q, got %q", tc.reason, k, v, got)
+				}
+			}
+			for _, k := range []string{"apiKey", "apiKeySecretName"} {
+				if _, want := tc.wantConn[k]; !want && at(conn, "data", k) != nil {
+					t.Errorf("%s\nconnection Secret must not carry %s", tc.reason, k)
+				}
+			}
+			for k, v := range at(conn, "data").(map[string]any) {
+				if b, _ := base64.StdEncoding.DecodeString(v.(string)); strings.Contains(string(b), "my-key-value") {
+					t.Errorf("%s\nconnection %s copies a referenced Secret's value", tc.reason, k)
+				}
+			}
+		})
+	}
+}
+
+func TestBackup(t *testing.T) {
+	cases := map[string]struct {
+		reason string
+		backup string
+		want   []string
+		bucket string
+	}{
+		"CreatedBucket": {
+			reason: "A created bucket comes with versioning, encryption, a public access block and an abort rule for incomplete uploads.",
+			backup: `, "backup": {"schedule": "0 2 * * *", "retention": {"keepLast": 7}, "bucket": {"create": true, "region": "eu-central-1"}}`,
+			want:   []string{"api-key", "backup-schedule", "bucket", "bucket-encryption", "bucket-lifecycle", "bucket-public-access-block", "bucket-versioning", "connection", "release"},
+			bucket: "team-a-search-backups",
+		},
+		"ExistingBucket": {
+			reason: "An existing bucket is only referenced.",
+			backup: `, "backup": {"schedule": "@daily", "bucket": {"name": "shared-backups", "prefix": "qdrant/"}}`,
+			want:   []string{"api-key", "backup-schedule", "connection", "release"},
+			bucket: "shared-backups",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := run(t, bytes.Repeat([]byte{1}, 32), &fnv1.RunFunctionRequest{Observed: &fnv1.State{Composite: xr(tc.backup)}})
+			if diff := cmp.Diff(tc.want, keys(r.resources)); diff != "" {
+				t.Errorf("%s\ncomposed resources: -want, +got:\n%s", tc.reason, diff)
+			}
+			s := r.resources["backup-schedule"]
+			if at(s, "spec", "forProvider", "template", "storage", "s3", "bucket") != tc.bucket || at(s, "spec", "forProvider", "template", "clusterRef", "name") != "search" {
+				t.Errorf("%s\nBackupSchedule: %v", tc.reason, at(s, "spec"))
+			}
+			if b, ok := r.resources["bucket"]; ok && at(b, "metadata", "annotations", "crossplane.io/external-name") != tc.bucket {
+				t.Errorf("%s\nbucket external name: %v", tc.reason, at(b, "metadata"))
+			}
+			if l, ok := r.resources["bucket-lifecycle"]; ok {
+				rule := at(l, "spec", "forProvider", "rule").([]any)[0].(map[string]any)
+				if diff := cmp.Diff([]any{map[string]any{"daysAfterInitiation": float64(1)}}, rule["abortIncompleteMultipartUpload"]); diff != "" {
+					t.Errorf("%s\nlifecycle: -want, +got:\n%s", tc.reason, diff)
+				}
+			}
+		})
+	}
+}
+
+const (
+	releaseReady  = `{"apiVersion":"helm.m.crossplane.io/v1beta1","kind":"Release","metadata":{"name":"search"},"spec":{"forProvider":{"values":{"persistence":{"size":"%s"}}}},"status":{"conditions":[{"type":"Ready","status":"True","reason":"Available"},{"type":"Synced","status":"True","reason":"ReconcileSuccess"}]}}`
+	releaseFailed = `{"apiVersion":"helm.m.crossplane.io/v1beta1","kind":"Release","metadata":{"name":"search"},"status":{"conditions":[{"type":"Ready","status":"False","reason":"Unavailable"},{"type":"Synced","status":"False","reason":"ReconcileError","message":"failed to install release: chart not found"}]}}`
+	statefulSet   = `{"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{"name":"search","namespace":"team-a"},"spec":{"template":{"spec":{"containers":[{"name":"qdrant","image":"qdrant/qdrant:%s"}]}}},"status":{"readyReplicas":%d,"updatedReplicas":%d,"currentRevision":"a","updateRevision":"%s"}}`
+)
+
+func sts(image string, ready, updated int, rev string) map[string]*fnv1.Resources {
+	return map[string]*fnv1.Resources{"statefulset": {Items: []*fnv1.Resource{obs(sprintf(statefulSet, image, ready, updated, rev))}}}
+}
+
+func TestStatus(t *testing.T) {
+	key := obs(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":"search-api-key"},"data":{"api-key":"a2V5"}}`)
+	conn := obs(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":"search-connection"}}`)
+	cases := map[string]struct {
+		reason      string
+		release     string
+		sts         map[string]*fnv1.Resources
+		wantPhase   string
+		wantReady   int
+		wantVersion string
+		relReady    fnv1.Ready
+		wantCond    string
+	}{
+		"ObservedNotReady": {
+			reason:  "Everything observed, pods not ready yet: Pending, nothing reports ready early.",
+			release: sprintf(releaseReady, "10Gi"), sts: sts("v1.19.0", 0, 0, "a"),
+			wantPhase: "Pending", relReady: fnv1.Ready_READY_FALSE,
+		},
+		"Running": {
+			reason:  "All nodes ready on the desired version: Running and ready.",
+			release: sprintf(releaseReady, "10Gi"), sts: sts("v1.19.0", 3, 3, "a"),
+			wantPhase: "Running", wantReady: 3, wantVersion: "1.19.0", relReady: fnv1.Ready_READY_TRUE,
+		},
+		"Upgrading": {
+			reason:  "Nodes serve an older version while the new one rolls out.",
+			release: sprintf(releaseReady, "10Gi"), sts: sts("v1.18.2", 3, 1, "b"),
+			wantPhase: "Upgrading", wantReady: 3, wantVersion: "1.18.2", relReady: fnv1.Ready_READY_FALSE,
+		},
+		"ReleaseFailed": {
+			reason:    "A failed Helm install surfaces in the XR.",
+			release:   releaseFailed,
+			wantPhase: "Failed", relReady: fnv1.Ready_READY_FALSE, wantCond: "ReleaseHealthy",
+		},
+		"ShrinkRefused": {
+			reason:  "Volumes cannot shrink: the observed size stays, with a condition saying why.",
+			release: sprintf(releaseReady, "50Gi"), sts: sts("v1.19.0", 3, 3, "a"),
+			wantPhase: "Running", wantReady: 3, wantVersion: "1.19.0", relReady: fnv1.Ready_READY_TRUE, wantCond: "PersistenceResized",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			req := &fnv1.RunFunctionRequest{
+				Observed:          &fnv1.State{Composite: xr(""), Resources: map[string]*fnv1.Resource{"release": obs(tc.release), "api-key": key, "connection": conn}},
+				RequiredResources: tc.sts,
+			}
+			r := run(t, nil, req)
+			if r.fatal != "" {
+				t.Fatalf("%s\n%s", tc.reason, r.fatal)
+			}
+			got := map[string]any{"phase": r.status["phase"], "ready": r.status["readyReplicas"], "version": r.status["version"]}
+			want := map[string]any{"phase": tc.wantPhase, "ready": nilIfZero(tc.wantReady), "version": nilIfEmpty(tc.wantVersion)}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("%s\nstatus: -want, +got:\n%s", tc.reason, diff)
+			}
+			if r.ready["release"] != tc.relReady {
+				t.Errorf("%s\nrelease ready: want %v, got %v", tc.reason, tc.relReady, r.ready["release"])
+			}
+			if r.ready["api-key"] != fnv1.Ready_READY_TRUE || r.ready["connection"] != fnv1.Ready_READY_TRUE {
+				t.Errorf("%s\nobserved Secrets are ready: %v", tc.reason, r.ready)
+			}
+			if tc.wantCond != "" && r.conds[tc.wantCond] == "" {
+				t.Errorf("%s\nwant condition %s, got %v", tc.reason, tc.wantCond, r.conds)
+			}
+			if name == "ShrinkRefused" {
+				if got := at(r.resources["release"], "spec", "forProvider", "values", "persistence", "size"); got != "50Gi" {
+					t.Errorf("%s\nvolume size: want the observed 50Gi kept, got %v", tc.reason, got)
+				}
+			}
+		})
+	}
+}
+
+func TestResponseKeepsEarlierSteps(t *testing.T) {
+	// Resources desired by earlier pipeline steps are passed on.
+	req := &fnv1.RunFunctionRequest{
+		Observed: &fnv1.State{Composite: xr("")},
+		Desired:  &fnv1.State{Resources: map[string]*fnv1.Resource{"extra": obs(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}`)}},
+	}
+	r := run(t, bytes.Repeat([]byte{2}, 32), req)
+	if _, ok := r.resources["extra"]; !ok {
+		t.Error("the function dropped a resource an earlier step desired")
+	}
+}
+
+func keys(m map[string]map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sortStrings(out)
+	return out
+}
