@@ -11,7 +11,7 @@ export TESTBED ?= $(CURDIR)/_output/testbed
 export QDRANT_OPENAPI ?= $(wildcard $(CURDIR)/../shared/qdrant/openapi-v1.19.0.json)
 
 # Tools the tests need, built from their Go modules into $(QDRANTOPS_CACHE).
-TEST_TOOLS := kubernetes etcd crossplane-core kwok versitygw
+TEST_TOOLS := kubernetes etcd crossplane-core crossplane-cli kwok versitygw provider-helm-crds provider-aws-crds
 
 .PHONY: all generate build lint test test-unit test-integration tools demo bench clean
 

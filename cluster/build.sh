@@ -5,12 +5,16 @@
 #
 #   cluster/build.sh [tool...]      tools: kubernetes etcd kwok versitygw minio
 #                                          crossplane-cli crossplane-core provider-helm
+#                                          provider-helm-crds provider-aws-crds (CRDs only)
 #   cluster/build.sh --path TOOL    prints the folder holding TOOL's binaries
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${QDRANTOPS_CACHE:-$HOME/.cache/qdrantops}
-all_tools=(kubernetes etcd kwok versitygw crossplane-cli crossplane-core provider-helm minio)
+all_tools=(kubernetes etcd kwok versitygw crossplane-cli crossplane-core provider-helm provider-helm-crds provider-aws-crds minio)
+# provider-upjet-aws is too big to build for tests; only the CRDs of the S3
+# kinds the composition function composes are taken from its module.
+aws_version=v2.5.0
 
 # module TOOL prints the module its wrapper builds from.
 module() {
@@ -23,12 +27,16 @@ module() {
     crossplane-cli) echo github.com/crossplane/cli/v2 ;;
     crossplane-core) echo github.com/crossplane/crossplane/v2 ;;
     provider-helm) echo github.com/crossplane-contrib/provider-helm ;;
+    provider-aws-crds) echo github.com/upbound/provider-aws/v2 ;;
+    provider-helm-crds) echo github.com/crossplane-contrib/provider-helm ;;
     *) echo "unknown tool $1" >&2; return 1 ;;
   esac
 }
 
 # version TOOL prints the version its wrapper module pins.
 version() {
+  if [ "$1" = provider-aws-crds ]; then echo "$aws_version"; return; fi
+  if [ "$1" = provider-helm-crds ]; then version provider-helm; return; fi
   local mod; mod=$(module "$1")
   awk -v m="$mod" '($1 == m && $2 ~ /^v/) {print $2; exit} ($1 == "require" && $2 == m) {print $3; exit}' \
     "$here/tools/$1/go.mod"
@@ -39,6 +47,20 @@ dir() { echo "$cache/bin/$1-$(version "$1")"; }
 # build_into TOOL OUT: compiles TOOL's binaries into OUT.
 build_into() {
   local tool=$1 out=$2
+  if [ "$tool" = provider-aws-crds ]; then
+    local src
+    src=$(cd "$(mktemp -d)" && go mod download -json "$(module "$tool")@$aws_version" | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+    for k in buckets bucketversionings bucketserversideencryptionconfigurations bucketpublicaccessblocks bucketlifecycleconfigurations; do
+      cp "$src/package/crds/s3.aws.m.upbound.io_$k.yaml" "$out/"
+    done
+    return
+  fi
+  if [ "$tool" = provider-helm-crds ]; then
+    # The Release CRD alone, for validating what the function composes.
+    cd "$here/tools/provider-helm"
+    cp "$(go list -m -f '{{.Dir}}' "$(module provider-helm)")/package/crds/"*.yaml "$out/"
+    return
+  fi
   cd "$here/tools/$tool"
   case $tool in
     kubernetes)

@@ -62,18 +62,22 @@ func TestExamplesAreAccepted(t *testing.T) {
 	}
 }
 
-func TestXRDIsAccepted(t *testing.T) {
-	// The generated XRD is checked by Crossplane's own CRD for XRDs, as it
-	// would be when the Configuration package is installed.
-	objs, err := testenv.ReadObjects(filepath.Join(env.Root, "package", "configuration", "definition.yaml"))
+func TestConfigurationPackageIsAccepted(t *testing.T) {
+	// The generated XRD and the Composition are checked by Crossplane's own
+	// CRDs, as they would be when the Configuration package is installed.
+	objs, err := testenv.ReadObjects(filepath.Join(env.Root, "package", "configuration"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(objs) != 1 || objs[0].GetKind() != "CompositeResourceDefinition" {
-		t.Fatalf("want one CompositeResourceDefinition, got %d objects", len(objs))
+	kinds := map[string]bool{}
+	for _, o := range objs {
+		if err := env.Client.Create(context.Background(), o); err != nil {
+			t.Errorf("%s %s rejected: %v", o.GetKind(), o.GetName(), err)
+		}
+		kinds[o.GetKind()] = true
 	}
-	if err := env.Client.Create(context.Background(), objs[0]); err != nil {
-		t.Fatalf("XRD rejected: %v", err)
+	if !kinds["CompositeResourceDefinition"] || !kinds["Composition"] {
+		t.Errorf("want an XRD and a Composition, got %v", kinds)
 	}
 }
 
