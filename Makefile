@@ -49,6 +49,7 @@ demo: tools
 bench: tools
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m \
 		./provider-qdrantops/internal/backup/ ./provider-qdrantops/internal/qdrant/
+	$(GO) test -run '^$$' -bench . ./functions/compose-qdrant/
 
 clean:
 	-$(TESTBED_SH) down

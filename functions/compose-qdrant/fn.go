@@ -86,7 +86,12 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 		response.ConditionFalse(rsp, "PersistenceResized", "ShrinkRefused").WithMessage(shrink.Error()).TargetComposite()
 		response.Warning(rsp, shrink).TargetComposite()
 	}
-	add(nameRelease, release(xr, values(xr, key, size)))
+	c, err := chart(req)
+	if err != nil {
+		response.Fatal(rsp, err)
+		return rsp, nil
+	}
+	add(nameRelease, release(xr, c, values(xr, key, size)))
 
 	if b := xr.Spec.Backup; b != nil {
 		if b.Bucket.Create {
@@ -134,7 +139,7 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 // release is the provider-helm Release of the qdrant chart. Its name in Helm
 // is the XR's, set by the external-name annotation; it installs into the XR's
 // namespace whatever the values say.
-func release(xr *v1alpha1.QdrantCluster, values map[string]any) *composed.Unstructured {
+func release(xr *v1alpha1.QdrantCluster, c Chart, values map[string]any) *composed.Unstructured {
 	r := composed.New()
 	r.SetAPIVersion("helm.m.crossplane.io/v1beta1")
 	r.SetKind("Release")
@@ -143,7 +148,7 @@ func release(xr *v1alpha1.QdrantCluster, values map[string]any) *composed.Unstru
 	r.SetAnnotations(map[string]string{"crossplane.io/external-name": xr.Name})
 	r.Object["spec"] = map[string]any{
 		"forProvider": map[string]any{
-			"chart":     map[string]any{"name": chartName, "repository": chartRepository, "version": chartVersion},
+			"chart":     map[string]any{"name": c.Name, "repository": c.Repository, "version": c.Version},
 			"namespace": xr.Namespace,
 			"values":    values,
 		},

@@ -366,3 +366,30 @@ func keys(m map[string]map[string]any) []string {
 	sortStrings(out)
 	return out
 }
+
+func TestChartFromInput(t *testing.T) {
+	cases := map[string]struct {
+		reason string
+		input  string
+		want   map[string]any
+	}{
+		"Default": {reason: "Without input the official chart is used.", want: map[string]any{"name": "qdrant", "repository": chartRepository, "version": chartVersion}},
+		"Mirror": {
+			reason: "A mirrored repository and version replace the defaults; the name stays.",
+			input:  `{"apiVersion":"compose.qdrantops.io/v1alpha1","kind":"Input","chart":{"repository":"http://127.0.0.1:8879","version":"0.1.0"}}`,
+			want:   map[string]any{"name": "qdrant", "repository": "http://127.0.0.1:8879", "version": "0.1.0"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			req := &fnv1.RunFunctionRequest{Observed: &fnv1.State{Composite: xr("")}}
+			if tc.input != "" {
+				req.Input = resource.MustStructJSON(tc.input)
+			}
+			r := run(t, bytes.Repeat([]byte{3}, 32), req)
+			if diff := cmp.Diff(tc.want, at(r.resources["release"], "spec", "forProvider", "chart")); diff != "" {
+				t.Errorf("%s\nchart: -want, +got:\n%s", tc.reason, diff)
+			}
+		})
+	}
+}
