@@ -11,7 +11,7 @@ export TESTBED ?= $(CURDIR)/_output/testbed
 export QDRANT_OPENAPI ?= $(wildcard $(CURDIR)/../shared/qdrant/openapi-v1.19.0.json)
 
 # Tools the tests need, built from their Go modules into $(QDRANTOPS_CACHE).
-TEST_TOOLS := kubernetes etcd crossplane-core crossplane-cli kwok versitygw provider-helm-crds provider-aws-crds
+TEST_TOOLS := kubernetes etcd crossplane-core crossplane-cli kwok versitygw provider-helm provider-helm-crds provider-aws-crds
 
 .PHONY: all generate build lint test test-unit test-integration tools demo bench clean
 
@@ -38,7 +38,7 @@ tools:
 test: tools
 	KUBEBUILDER_ASSETS=$$($(TESTBED_SH) assets) \
 	CROSSPLANE_CRDS=$$($(BUILD) --path crossplane-core)/crds \
-	QDRANTOPS_TESTBED_TEST=1 \
+	QDRANTOPS_TESTBED_TEST=1 QDRANTOPS_E2E=1 \
 	$(GO) test -count=1 -timeout 20m ./...
 
 ## demo: a local control plane, S3 server, Qdrant emulator (or QDRANT_URL) and the provider; applies examples/ and runs the example Backup.

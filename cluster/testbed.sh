@@ -62,16 +62,19 @@ certs() {
   cd - >/dev/null
 }
 
+# kubeconfig embeds the certificates, so that programs that read it from a
+# Secret or as bytes (provider-helm) need no files beside it.
 kubeconfig() {
+  local d=$state/pki
   cat >"$state/kubeconfig" <<KC
 apiVersion: v1
 kind: Config
 clusters:
 - name: testbed
-  cluster: {server: "https://127.0.0.1:$api_port", certificate-authority: "$state/pki/ca.crt"}
+  cluster: {server: "https://127.0.0.1:$api_port", certificate-authority-data: "$(base64 -w0 <"$d/ca.crt")"}
 users:
 - name: admin
-  user: {client-certificate: "$state/pki/admin.crt", client-key: "$state/pki/admin.key"}
+  user: {client-certificate-data: "$(base64 -w0 <"$d/admin.crt")", client-key-data: "$(base64 -w0 <"$d/admin.key")"}
 contexts:
 - name: testbed
   context: {cluster: testbed, user: admin}

@@ -51,11 +51,17 @@ func serve(t *testing.T, f *Function) string {
 	return l.Addr().String()
 }
 
-// render runs the real crossplane CLI with Crossplane core as render engine.
+// render runs the real crossplane CLI with Crossplane core as render engine,
+// on the example XR and the package's Composition.
 func render(t *testing.T, addr string, observed, required string) []byte {
 	t.Helper()
+	return renderWith(t, addr, "testdata/render/xr.yaml", "../../package/configuration/composition.yaml", observed, required)
+}
+
+func renderWith(t *testing.T, addr, xr, composition, observed, required string) []byte {
+	t.Helper()
 	cli, core := tool(t, "crossplane-cli", "crossplane"), tool(t, "crossplane-core", "crossplane")
-	args := []string{"composition", "render", "testdata/render/xr.yaml", "../../package/configuration/composition.yaml", "testdata/render/functions.yaml",
+	args := []string{"composition", "render", xr, composition, "testdata/render/functions.yaml",
 		"--crossplane-binary=" + core, "-r", "-x", "-a", "render.crossplane.io/runtime-development-target=" + addr}
 	if observed != "" {
 		args = append(args, "-o", observed)
