@@ -27,7 +27,8 @@ type Request struct {
 	// RetryDelay is the first wait between tries; it doubles up to a minute.
 	RetryDelay time.Duration
 	Now        func() time.Time
-	// Report receives the progress after every change; it must not block.
+	// Report receives the progress after every change, one call at a time;
+	// it must not block.
 	Report func(Status)
 }
 
@@ -207,15 +208,17 @@ func (r *run) describe(ctx context.Context, names []string) ([]manifest.Collecti
 	return cols, placement, nil
 }
 
+// update changes the status and reports it. Reports are made under the lock:
+// shards finish concurrently, and Report sees one change at a time, in order.
 func (r *run) update(f func(*Status)) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	f(&r.st)
 	st := r.st
 	st.Collections = map[string][]manifest.Shard{}
 	for k, v := range r.st.Collections {
 		st.Collections[k] = append([]manifest.Shard(nil), v...)
 	}
-	r.mu.Unlock()
 	r.req.Report(st)
 }
 

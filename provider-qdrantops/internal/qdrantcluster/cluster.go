@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/url"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/backup"
@@ -36,7 +37,10 @@ type Options struct {
 
 // A Cluster is a connected Qdrant cluster.
 type Cluster struct {
-	entry      *qdrant.Client
+	entry *qdrant.Client
+	// mu guards peers: a standalone node learns its peer id from the first
+	// placement read, while shard streams may already look peers up.
+	mu         sync.RWMutex
 	peers      map[uint64]*qdrant.Client
 	known      []uint64 // every peer of the cluster, mapped to a URL or not
 	standalone bool
@@ -121,6 +125,8 @@ func derive(entry string, peers map[uint64]qdrant.PeerInfo) []string {
 
 // clients returns the entry client first, then every peer's.
 func (c *Cluster) clients() []*qdrant.Client {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	out := []*qdrant.Client{c.entry}
 	for _, id := range c.sortedPeers() {
 		out = append(out, c.peers[id])
@@ -128,6 +134,7 @@ func (c *Cluster) clients() []*qdrant.Client {
 	return out
 }
 
+// sortedPeers is called with mu held.
 func (c *Cluster) sortedPeers() []uint64 {
 	ids := make([]uint64, 0, len(c.peers))
 	for id := range c.peers {
@@ -244,7 +251,9 @@ func (c *Cluster) Placement(ctx context.Context, collection string) ([]backuppla
 		add(r.ShardID, r.ShardKey, r.PeerID, r.State)
 	}
 	if c.standalone {
+		c.mu.Lock()
 		c.peers[info.PeerID] = c.entry
+		c.mu.Unlock()
 	}
 	sort.Slice(order, func(i, j int) bool { return order[i] < order[j] })
 	out := make([]backupplan.Shard, 0, len(order))
@@ -286,7 +295,7 @@ func (c *Cluster) Count(ctx context.Context, collection string) (uint64, error) 
 func (c *Cluster) Down(ctx context.Context) map[uint64]bool {
 	down := map[uint64]bool{}
 	for _, id := range c.known {
-		cl, ok := c.peers[id]
+		cl, ok := c.Peer(id)
 		if !ok {
 			down[id] = true
 			continue
@@ -302,7 +311,7 @@ func (c *Cluster) Down(ctx context.Context) map[uint64]bool {
 
 // StreamShard streams a fresh snapshot of a shard from one peer.
 func (c *Cluster) StreamShard(ctx context.Context, peer uint64, collection string, shard uint32) (io.ReadCloser, error) {
-	cl, ok := c.peers[peer]
+	cl, ok := c.Peer(peer)
 	if !ok {
 		return nil, fmt.Errorf("no REST URL is known for peer %d; list every node in the connection's peerURLs", peer)
 	}
@@ -315,6 +324,8 @@ func (c *Cluster) StreamShard(ctx context.Context, peer uint64, collection strin
 
 // Peer returns the client of one peer, for restores.
 func (c *Cluster) Peer(id uint64) (*qdrant.Client, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	cl, ok := c.peers[id]
 	return cl, ok
 }
