@@ -39,7 +39,7 @@ test: tools
 	KUBEBUILDER_ASSETS=$$($(TESTBED_SH) assets) \
 	CROSSPLANE_CRDS=$$($(BUILD) --path crossplane-core)/crds \
 	QDRANTOPS_TESTBED_TEST=1 QDRANTOPS_E2E=1 \
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
 
 ## demo: a local control plane, S3 server, Qdrant emulator (or QDRANT_URL) and the provider; applies examples/ and runs the example Backup.
 demo: tools
