@@ -8,7 +8,6 @@
 package qdrantemu
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -224,10 +223,4 @@ func (c *Cluster) SetSnapshotPadding(collection string, bytes int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.padding[collection] = bytes
-}
-
-// Shutdown is Close with a context, for symmetry with http.Server.
-func (c *Cluster) Shutdown(_ context.Context) error {
-	c.Close()
-	return nil
 }

@@ -46,13 +46,16 @@ func (n *Node) upload(w http.ResponseWriter, r *http.Request, shardLevel bool) {
 		return
 	}
 	col, shardID := r.PathValue("collection_name"), r.PathValue("shard_id")
+	dir := n.collectionDir(col)
 	if shardLevel {
-		if _, err := n.c.checkShard(col, shardID); err != nil {
+		s, err := n.c.checkShard(col, shardID)
+		if err != nil {
 			var he *httpError
 			errors.As(err, &he)
 			writeError(w, r, false, he.code, he.msg)
 			return
 		}
+		dir = n.shardDir(col, s.id)
 	} else if !validCollectionName(col) {
 		writeError(w, r, false, http.StatusUnprocessableEntity, "Validation error in path parameters: [collection_name: invalid name]")
 		return
@@ -68,10 +71,6 @@ func (n *Node) upload(w http.ResponseWriter, r *http.Request, shardLevel bool) {
 		_ = os.Remove(spooled)
 		writeError(w, r, false, http.StatusBadRequest, "Checksum mismatch: expected "+got+", actual "+sum)
 		return
-	}
-	dir := n.collectionDir(col)
-	if shardLevel {
-		dir = n.shardDir(col, mustShardID(shardID))
 	}
 	final := filepath.Join(dir, filename)
 	if err := os.MkdirAll(dir, 0o750); err != nil || os.Rename(spooled, final) != nil {
@@ -124,12 +123,4 @@ func (n *Node) spool(r *http.Request) (path, filename, sum string, err error) {
 		}
 		return f.Name(), name, hex.EncodeToString(h.Sum(nil)), nil
 	}
-}
-
-func mustShardID(s string) uint32 {
-	var id uint32
-	for _, ch := range s {
-		id = id*10 + uint32(ch-'0')
-	}
-	return id
 }

@@ -329,6 +329,3 @@ func (c *Cluster) Peer(id uint64) (*qdrant.Client, bool) {
 	cl, ok := c.peers[id]
 	return cl, ok
 }
-
-// Entry returns the client of the entry URL.
-func (c *Cluster) Entry() *qdrant.Client { return c.entry }
