@@ -53,44 +53,44 @@ type BackupParameters struct {
 	BackupSource `json:",inline"`
 
 	// RetentionDays deletes the Backup, and its objects unless orphaned, this
-	// many days after it completed.
+	// many days after it completed. At most 36500 (a hundred years); leave it
+	// unset to keep the backup.
 	// +optional
 	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=36500
 	RetentionDays *int32 `json:"retentionDays,omitempty"`
+
+	// Verify says how a written backup is checked before it is Ready. Basic
+	// reads the manifest back and checks that every shard object has its
+	// recorded size and the checksum S3 verified on upload; Full also reads
+	// every object back and compares its sha256 with the manifest's.
+	// +optional
+	// +kubebuilder:default=Basic
+	Verify VerifyMode `json:"verify,omitempty"`
 }
 
-// ShardBackup is one shard captured by a backup.
-type ShardBackup struct {
-	// ID of the shard within its collection.
-	// +kubebuilder:validation:Minimum=0
-	ID uint32 `json:"id"`
-	// ShardKey of the shard, for collections with custom sharding.
-	// +optional
-	ShardKey string `json:"shardKey,omitempty"`
-	// PeerID of the Qdrant node the snapshot was taken from.
-	// +optional
-	PeerID uint64 `json:"peerID,omitempty"`
-	// SizeBytes of the shard snapshot.
-	SizeBytes int64 `json:"sizeBytes"`
-	// SHA256 of the shard snapshot, lower-case hex.
-	// +optional
-	// +kubebuilder:validation:Pattern=`^[0-9a-f]{64}$`
-	SHA256 string `json:"sha256,omitempty"`
-}
+// VerifyMode is how thoroughly a backup is verified.
+// +kubebuilder:validation:Enum=Basic;Full
+type VerifyMode string
 
-// CollectionBackup is the result of backing up one collection.
+// Verification modes.
+const (
+	VerifyBasic VerifyMode = "Basic"
+	VerifyFull  VerifyMode = "Full"
+)
+
+// CollectionBackup summarises what a backup holds of one collection. The
+// detail of every shard (its object, size, checksum and source peer) lives in
+// the manifest, so that status stays small however many shards there are.
 type CollectionBackup struct {
 	// Name of the collection.
 	Name string `json:"name"`
 	// ShardNumber is the collection's number of shards.
 	ShardNumber uint32 `json:"shardNumber"`
-	// SizeBytes of every shard snapshot of the collection together.
+	// ShardsDone is the number of its shards stored so far.
+	ShardsDone uint32 `json:"shardsDone"`
+	// SizeBytes of every stored shard snapshot of the collection together.
 	SizeBytes int64 `json:"sizeBytes"`
-	// Shards captured so far.
-	// +optional
-	// +listType=map
-	// +listMapKey=id
-	Shards []ShardBackup `json:"shards,omitempty"`
 }
 
 // BackupObservation is the observed state of a Backup.
@@ -131,19 +131,28 @@ type BackupObservation struct {
 	// +optional
 	Progress *Progress `json:"progress,omitempty"`
 
-	// Collections backed up, with their shards.
+	// Collections backed up, one summary each; per-shard detail is in the
+	// manifest.
 	// +optional
 	// +listType=map
 	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=1000
 	Collections []CollectionBackup `json:"collections,omitempty"`
 
 	// Verification of the written backup against its manifest.
 	// +optional
 	Verification *Verification `json:"verification,omitempty"`
 
-	// Attempts counts the tries of the current run.
+	// Attempts counts the runs of the backup started so far. It is persisted
+	// before every start or resume, so that a provider that crashes mid-run
+	// cannot retry for ever.
 	// +optional
 	Attempts int32 `json:"attempts,omitempty"`
+
+	// ShardsReused counts the shards kept from an earlier, interrupted run
+	// of this same Backup.
+	// +optional
+	ShardsReused int32 `json:"shardsReused,omitempty"`
 
 	// Error explains why the backup failed.
 	// +optional

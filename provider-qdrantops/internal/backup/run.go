@@ -41,6 +41,8 @@ type Status struct {
 	ShardsReused int
 	BytesDone    int64
 	Collections  map[string][]manifest.Shard
+	// ShardNumbers is each selected collection's number of shards.
+	ShardNumbers map[string]int
 	// Retrying explains the latest failed try that will be retried.
 	Retrying string
 	// CompletedAt is when the manifest was written.
@@ -138,7 +140,12 @@ func (r *run) run(ctx context.Context) (manifest.Manifest, error) {
 	if _, err := r.s.AbortUploads(ctx, r.req.Layout.Root()); err != nil {
 		return manifest.Manifest{}, &Error{Reason: ReasonStorageFailed, Message: "cannot clean up incomplete uploads: " + err.Error(), Err: err}
 	}
-	r.update(func(st *Status) { st.ShardsTotal = len(tasks) })
+	perCollection := map[string]int{}
+	for _, t := range tasks {
+		perCollection[t.Collection]++
+	}
+	// ShardNumbers is set once and never changed, so reports may share it.
+	r.update(func(st *Status) { st.ShardsTotal, st.ShardNumbers = len(tasks), perCollection })
 
 	if err := r.transfer(ctx, tasks); err != nil {
 		return manifest.Manifest{}, err

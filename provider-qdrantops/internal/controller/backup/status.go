@@ -8,10 +8,7 @@ import (
 
 	"github.com/qdrantops/qdrantops/apis/ops/v1alpha1"
 	usecase "github.com/qdrantops/qdrantops/provider-qdrantops/internal/backup"
-	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/manifest"
 )
-
-type usecaseShard = manifest.Shard
 
 // apply copies a backup's progress into the observation.
 func apply(obs *v1alpha1.BackupObservation, st usecase.Status) {
@@ -23,6 +20,7 @@ func apply(obs *v1alpha1.BackupObservation, st usecase.Status) {
 		return
 	}
 	obs.Progress = &v1alpha1.Progress{ShardsDone: int32(st.ShardsDone), ShardsTotal: int32(st.ShardsTotal), BytesDone: st.BytesDone}
+	obs.ShardsReused = int32(st.ShardsReused)
 	names := make([]string, 0, len(st.Collections))
 	for n := range st.Collections {
 		names = append(names, n)
@@ -31,14 +29,11 @@ func apply(obs *v1alpha1.BackupObservation, st usecase.Status) {
 	var total int64
 	obs.Collections = nil
 	for _, n := range names {
-		c := v1alpha1.CollectionBackup{Name: n}
-		shards := append([]usecaseShard(nil), st.Collections[n]...)
-		sort.Slice(shards, func(i, j int) bool { return shards[i].ID < shards[j].ID })
-		for _, s := range shards {
-			c.Shards = append(c.Shards, v1alpha1.ShardBackup{ID: s.ID, ShardKey: string(s.ShardKey), PeerID: s.SourcePeer, SizeBytes: s.SizeBytes, SHA256: s.SHA256})
+		c := v1alpha1.CollectionBackup{Name: n, ShardNumber: uint32(st.ShardNumbers[n])}
+		for _, s := range st.Collections[n] {
+			c.ShardsDone++
 			c.SizeBytes += s.SizeBytes
 		}
-		c.ShardNumber = uint32(len(c.Shards))
 		total += c.SizeBytes
 		obs.Collections = append(obs.Collections, c)
 	}
