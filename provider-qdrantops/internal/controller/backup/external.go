@@ -34,11 +34,14 @@ const (
 type external struct {
 	*connector
 	store store
+	// prefix is the key prefix of the resource's objects: the one its
+	// ClusterProviderConfig enforces, if any, then its own.
+	prefix string
 }
 
 func (e *external) layout(cr *v1alpha1.Backup) manifest.Layout {
 	fp := cr.Spec.ForProvider
-	return manifest.Layout{Prefix: fp.Storage.S3.Prefix, Namespace: cr.Namespace, Cluster: clients.TargetName(fp.ClusterRef, fp.Connection), Backup: cr.Name}
+	return manifest.Layout{Prefix: e.prefix, Namespace: cr.Namespace, Cluster: clients.TargetName(fp.ClusterRef, fp.Connection), Backup: cr.Name}
 }
 
 func (e *external) Observe(ctx context.Context, cr *v1alpha1.Backup) (managed.ExternalObservation, error) {

@@ -126,5 +126,5 @@ func (c *connector) Connect(ctx context.Context, cr *v1alpha1.Backup) (managed.T
 	if err != nil {
 		return nil, err
 	}
-	return &external{connector: c, store: st}, nil
+	return &external{connector: c, store: st, prefix: s3.Prefix}, nil
 }
