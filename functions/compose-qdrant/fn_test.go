@@ -183,6 +183,15 @@ func TestAPIKey(t *testing.T) {
 			wantEnv:  map[string]any{"name": "my-key", "key": "token"},
 			wantConn: map[string]string{"apiKeySecretName": "my-key", "apiKeySecretKey": "token"},
 		},
+		"SwitchedToReferenced": {
+			reason: "A cluster whose generated key was observed switches to a referenced Secret: the old key is neither composed again nor published, so clients cannot keep using it.",
+			xr:     `, "apiKey": {"secretRef": {"name": "my-key", "key": "token"}}`,
+			// The generated key Secret is still observed: Crossplane deletes
+			// it only once the function stops composing it.
+			observed: map[string]*fnv1.Resource{"api-key": observedKey},
+			wantEnv:  map[string]any{"name": "my-key", "key": "token"},
+			wantConn: map[string]string{"apiKeySecretName": "my-key", "apiKeySecretKey": "token"},
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -212,9 +221,19 @@ func TestAPIKey(t *testing.T) {
 					t.Errorf("%s\nconnection Secret must not carry %s", tc.reason, k)
 				}
 			}
-			for k, v := range at(conn, "data").(map[string]any) {
-				if b, _ := base64.StdEncoding.DecodeString(v.(string)); strings.Contains(string(b), "my-key-value") {
-					t.Errorf("%s\nconnection %s copies a referenced Secret's value", tc.reason, k)
+			// No composed Secret may carry a key the XR no longer selects: the
+			// only key value any input holds is the observed generated one.
+			if tc.wantKey == "" {
+				for _, o := range tc.observed {
+					old := secretValue(t, o.GetResource().AsMap(), "api-key")
+					for n, res := range r.resources {
+						data, _ := at(res, "data").(map[string]any)
+						for k, v := range data {
+							if b, _ := base64.StdEncoding.DecodeString(v.(string)); strings.Contains(string(b), old) {
+								t.Errorf("%s\n%s data.%s carries the observed key %q the XR no longer uses", tc.reason, n, k, old)
+							}
+						}
+					}
 				}
 			}
 		})
