@@ -29,6 +29,7 @@ import (
 
 	"github.com/qdrantops/qdrantops/apis"
 	qcontroller "github.com/qdrantops/qdrantops/provider-qdrantops/internal/controller"
+	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/memlimit"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/metrics"
 )
 
@@ -53,6 +54,7 @@ func run() error {
 	zl := zap.New(zap.UseDevMode(*debug))
 	ctrl.SetLogger(zl)
 	log := logging.NewLogrLogger(zl.WithName("provider-qdrantops"))
+	memlimit.Apply(log)
 
 	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, extv1.AddToScheme, apis.AddToScheme} {
