@@ -45,11 +45,11 @@ test: tools
 demo: tools
 	CROSSPLANE_CRDS=$$($(BUILD) --path crossplane-core)/crds cluster/demo.sh
 
-## bench: throughput and memory benchmarks against the real S3 server and the emulator (one iteration each: they move GiBs).
+## bench: throughput and memory benchmarks against the real S3 server and the emulator, written to bench-results.txt (one iteration each: they move GiBs; the throughput benchmark runs its alternating rounds inside).
 bench: tools
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m \
-		./provider-qdrantops/internal/backup/ ./provider-qdrantops/internal/qdrant/
-	$(GO) test -run '^$$' -bench . ./functions/compose-qdrant/
+	{ CI=1 $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m \
+		./provider-qdrantops/internal/backup/ ./provider-qdrantops/internal/qdrant/ && \
+	  $(GO) test -count=1 -run '^$$' -bench . ./functions/compose-qdrant/; } 2>&1 | tee bench-results.txt
 
 clean:
 	-$(TESTBED_SH) down
