@@ -5,6 +5,16 @@
 // snapshot directories with real tar files and sha256 sidecars, recovery
 // priorities, API keys, and injected faults. It is the project's only test
 // double; its responses are checked against Qdrant's OpenAPI schema.
+//
+// Faults (faults.go) reproduce what goes wrong on real nodes: FailNext answers
+// with an error status, SlowStreams caps snapshot bodies' rate, HangSnapshots
+// never finishes snapshot work, CorruptDownloads flips a byte, SetDown kills a
+// node, and InjectStreamFault breaks the snapshot bodies of a chosen node,
+// collection and shard as a client sees it on the wire: a connection cut in
+// the middle of a chunk or between two chunks (io.ErrUnexpectedEOF in
+// net/http), an empty body, noise that is no tar archive, an archive without
+// its end-of-archive marker (each a clean io.EOF), a request never answered,
+// and a body that stalls after some bytes.
 package qdrantemu
 
 import (

@@ -92,3 +92,6 @@ func (r *recorder) Flush() {
 		f.Flush()
 	}
 }
+
+// Unwrap lets http.ResponseController reach the connection, to hijack it.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

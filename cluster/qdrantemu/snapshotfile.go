@@ -114,11 +114,17 @@ func writeShard(tw *tar.Writer, dir string, s shardView, mod time.Time) error {
 	return nil
 }
 
-// writeShardArchive writes a shard snapshot.
-func writeShardArchive(w io.Writer, s shardView, mod time.Time) error {
+// writeShardArchive writes a shard snapshot. Like Qdrant's tar crate, Close
+// ends it with the end-of-archive marker, two 512-byte zero blocks; end false
+// leaves the marker out, as an archive whose writer never finished.
+func writeShardArchive(w io.Writer, s shardView, mod time.Time, end bool) error {
 	tw := tar.NewWriter(w)
 	if err := writeShard(tw, "", s, mod); err != nil {
 		return err
+	}
+	if !end {
+		// Flush pads the last entry to a whole block and writes no marker.
+		return tw.Flush()
 	}
 	return tw.Close()
 }

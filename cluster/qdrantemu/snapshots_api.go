@@ -192,7 +192,7 @@ func (n *Node) createShardSnapshot(w http.ResponseWriter, r *http.Request) {
 	file := fmt.Sprintf("%s-shard-%d-%s.snapshot", name, view.id, stamp(now))
 	n.create(w, r, func() (snapshotDescription, error) {
 		return writeSnapshot(n.shardDir(name, view.id), file, func(w io.Writer) error {
-			return writeShardArchive(w, view, now)
+			return writeShardArchive(w, view, now, true)
 		}, now)
 	})
 }
@@ -250,7 +250,7 @@ func (n *Node) downloadSnapshot(w http.ResponseWriter, r *http.Request) {
 	col := n.lookup(w, r, true)
 	n.c.mu.Unlock()
 	if col != nil {
-		n.serveFile(w, r, n.collectionDir(col.name))
+		n.serveFile(w, r, n.collectionDir(col.name), col.name, -1)
 	}
 }
 
@@ -259,12 +259,13 @@ func (n *Node) downloadShardSnapshot(w http.ResponseWriter, r *http.Request) {
 	view, name, ok := n.localShard(w, r, true, "is not a local shard")
 	n.c.mu.Unlock()
 	if ok {
-		n.serveFile(w, r, n.shardDir(name, view.id))
+		n.serveFile(w, r, n.shardDir(name, view.id), name, int(view.id))
 	}
 }
 
-// serveFile serves a snapshot as actix-files does: sized, with ranges (API.md 1.4).
-func (n *Node) serveFile(w http.ResponseWriter, r *http.Request, dir string) {
+// serveFile serves a snapshot as actix-files does: sized, with ranges (API.md
+// 1.4). shard is -1 for a collection snapshot.
+func (n *Node) serveFile(w http.ResponseWriter, r *http.Request, dir, collection string, shard int) {
 	name := r.PathValue("snapshot_name")
 	if strings.ContainsAny(name, `/\`) || strings.Contains(name, "..") {
 		plain(w, http.StatusNotFound, fmt.Sprintf("Not found: Snapshot %s not found", name))
@@ -281,11 +282,16 @@ func (n *Node) serveFile(w http.ResponseWriter, r *http.Request, dir string) {
 		plain(w, http.StatusNotFound, fmt.Sprintf("Not found: Snapshot %s not found", name))
 		return
 	}
+	fault := n.c.streamFault(n, collection, shard, false)
+	if fault != nil && fault.Fault == NoHeaders {
+		stall(r)
+		return
+	}
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
 	h.Set("ETag", fmt.Sprintf(`"%x:%x"`, fi.Size(), fi.ModTime().UnixNano()))
-	http.ServeContent(n.c.faultyBody(w), r, name, fi.ModTime(), f)
+	http.ServeContent(n.c.faultyBody(w, r, fault), r, name, fi.ModTime(), f)
 }
 
 func (n *Node) deleteSnapshot(w http.ResponseWriter, r *http.Request) {
@@ -346,8 +352,9 @@ func (n *Node) streamShardSnapshot(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if c.hanging() {
-		<-r.Context().Done()
+	f := c.streamFault(n, name, int(view.id), true)
+	if c.hanging() || (f != nil && f.Fault == NoHeaders) {
+		stall(r)
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
@@ -356,5 +363,20 @@ func (n *Node) streamShardSnapshot(w http.ResponseWriter, r *http.Request) {
 	if f, ok := w.(http.Flusher); ok {
 		f.Flush() // Forces a chunked body, as Qdrant's stream has.
 	}
-	_ = writeShardArchive(c.wrapBody(w), view, now)
+	body := c.wrapBody(w, r, f)
+	switch {
+	case f == nil:
+		_ = writeShardArchive(body, view, now, true)
+	case f.Fault == EmptyBody:
+	case f.Fault == NotTar:
+		size := f.After
+		if size == 0 {
+			size = 64 << 10
+		}
+		_, _ = io.CopyN(body, newPadding(view.id), size)
+	case f.Fault == NoEndOfArchive:
+		_ = writeShardArchive(body, view, now, false)
+	default:
+		_ = writeShardArchive(body, view, now, true)
+	}
 }
