@@ -104,12 +104,15 @@ func XRD(crd *extv1.CustomResourceDefinition) (map[string]any, error) {
 		}
 		props := v.Schema.OpenAPIV3Schema.Properties
 		// Crossplane owns metadata, apiVersion and kind, and adds its own
-		// fields to spec and status; the XRD carries only ours.
+		// fields to spec and status; the XRD carries only ours. Rules on the
+		// whole object (such as on metadata.name) are kept: Crossplane copies
+		// them into the XR's CRD.
 		schema := extv1.JSONSchemaProps{
-			Type:        "object",
-			Description: v.Schema.OpenAPIV3Schema.Description,
-			Properties:  map[string]extv1.JSONSchemaProps{"spec": props["spec"], "status": props["status"]},
-			Required:    []string{"spec"},
+			Type:         "object",
+			Description:  v.Schema.OpenAPIV3Schema.Description,
+			Properties:   map[string]extv1.JSONSchemaProps{"spec": props["spec"], "status": props["status"]},
+			Required:     []string{"spec"},
+			XValidations: v.Schema.OpenAPIV3Schema.XValidations,
 		}
 		ver := map[string]any{
 			"name":          v.Name,

@@ -1,6 +1,11 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+
+	"github.com/crossplane/function-sdk-go/errors"
 	"github.com/crossplane/function-sdk-go/resource"
 	"github.com/crossplane/function-sdk-go/resource/composed"
 
@@ -9,20 +14,81 @@ import (
 
 const s3APIVersion = "s3.aws.m.upbound.io/v1beta1"
 
-// bucketName is the backup bucket: the one named, or one named after the
-// cluster when the function creates it.
-func bucketName(xr *v1alpha1.QdrantCluster) string {
-	if n := xr.Spec.Backup.Bucket.Name; n != "" {
+// S3 bucket names are 3 to 63 characters.
+const maxBucketName = 63
+
+// s3Reserved are the prefixes S3 refuses at the start of a bucket name.
+var s3Reserved = []string{"xn--", "sthree-", "amzn-s3-demo-"}
+
+// generatedBucketName is the name of a bucket the function creates: readable
+// (namespace, name, "backups") and, because namespace "a-b" with cluster "c"
+// and namespace "a" with cluster "b-c" read the same, ended by the first 8
+// hex digits of sha256(namespace/name). "/" appears in neither a namespace
+// nor a name, so different clusters hash different input. Dots become hyphens
+// (a dotted name breaks virtual-hosted TLS), and the readable part is cut so
+// that the whole is at most 63 characters: the hash keeps cut names apart.
+func generatedBucketName(namespace, name string) string {
+	sum := sha256.Sum256([]byte(namespace + "/" + name))
+	suffix := "-" + hex.EncodeToString(sum[:])[:8]
+	readable := strings.ReplaceAll(namespace+"-"+name+"-backups", ".", "-")
+	for _, p := range s3Reserved {
+		if strings.HasPrefix(readable, p) {
+			readable = "qdrant-" + readable
+			break
+		}
+	}
+	if limit := maxBucketName - len(suffix); len(readable) > limit {
+		readable = readable[:limit]
+	}
+	return strings.TrimRight(readable, "-") + suffix
+}
+
+// observedBucketName is the name of the bucket this XR already composes, if
+// any: its external name, which is the bucket's name in S3.
+func observedBucketName(observed map[resource.Name]resource.ObservedComposed) string {
+	o, ok := observed[nameBucket]
+	if !ok {
+		return ""
+	}
+	if n := o.Resource.GetAnnotations()["crossplane.io/external-name"]; n != "" {
 		return n
 	}
-	return xr.Namespace + "-" + xr.Name + "-backups"
+	return o.Resource.GetName()
+}
+
+// errNamedBucketNotOwned refuses to compose a bucket the XR names but does
+// not already own. provider-upjet-aws observes a Bucket by its external name
+// and, when a bucket of that name exists, takes it over: its lifecycle,
+// encryption and versioning would be rewritten, and deleting the XR would
+// delete it. The XRD refuses name with create: true; this covers XRs stored
+// before it did.
+var errNamedBucketNotOwned = errors.New("backup.bucket.name cannot be set with create: true unless this QdrantCluster already composes that bucket: " +
+	"a created bucket would take over any existing bucket of that name. Remove name to have a bucket named after the cluster created, or set create: false to use an existing bucket")
+
+// bucketName is the backup bucket. An existing bucket (create: false) is the
+// one named. A created bucket keeps the name it was composed with, whatever
+// the naming scheme of the function that composed it: renaming it would
+// orphan its backups. A new one gets a generated name; a name the user chose
+// is refused unless the XR already owns that bucket.
+func bucketName(xr *v1alpha1.QdrantCluster, observed map[resource.Name]resource.ObservedComposed) (string, error) {
+	b := xr.Spec.Backup.Bucket
+	if !b.Create {
+		return b.Name, nil
+	}
+	if n := observedBucketName(observed); n != "" {
+		return n, nil
+	}
+	if b.Name != "" {
+		return "", errNamedBucketNotOwned
+	}
+	return generatedBucketName(xr.Namespace, xr.Name), nil
 }
 
 // bucketResources compose a private, versioned, encrypted bucket whose
-// incomplete multipart uploads (an interrupted backup's) are aborted.
-func bucketResources(xr *v1alpha1.QdrantCluster) map[resource.Name]*composed.Unstructured {
+// incomplete multipart uploads (an interrupted backup's) are aborted and
+// whose noncurrent object versions (a deleted backup's) expire.
+func bucketResources(xr *v1alpha1.QdrantCluster, name string) map[resource.Name]*composed.Unstructured {
 	b := xr.Spec.Backup.Bucket
-	name := bucketName(xr)
 	out := map[resource.Name]*composed.Unstructured{}
 	bucket := s3Object("Bucket", name, xr.Namespace, map[string]any{"region": b.Region})
 	bucket.SetAnnotations(map[string]string{"crossplane.io/external-name": name})
@@ -42,13 +108,34 @@ func bucketResources(xr *v1alpha1.QdrantCluster) map[resource.Name]*composed.Uns
 	})
 	out[nameBucketLifecycle] = s3Object("BucketLifecycleConfiguration", name, xr.Namespace, map[string]any{
 		"region": b.Region, "bucketRef": ref,
-		"rule": []any{map[string]any{
-			"id": "abort-incomplete-multipart-uploads", "status": "Enabled",
-			"filter":                         []any{map[string]any{"prefix": ""}},
-			"abortIncompleteMultipartUpload": []any{map[string]any{"daysAfterInitiation": int64(1)}},
-		}},
+		"rule": []any{
+			map[string]any{
+				"id": "abort-incomplete-multipart-uploads", "status": "Enabled",
+				"filter":                         []any{map[string]any{"prefix": ""}},
+				"abortIncompleteMultipartUpload": []any{map[string]any{"daysAfterInitiation": int64(1)}},
+			},
+			// Deleting a backup deletes the current version of its objects;
+			// versioning keeps the data as noncurrent versions, which this
+			// rule expires. Delete markers left with no version behind them
+			// are removed too.
+			map[string]any{
+				"id": "expire-noncurrent-versions", "status": "Enabled",
+				"filter":                      []any{map[string]any{"prefix": ""}},
+				"noncurrentVersionExpiration": []any{map[string]any{"noncurrentDays": int64(noncurrentDays(b))}},
+				"expiration":                  []any{map[string]any{"expiredObjectDeleteMarker": true}},
+			},
+		},
 	})
 	return out
+}
+
+// noncurrentDays is how long a deleted backup's object versions are kept;
+// the XRD defaults it, the function too for XRs stored before it did.
+func noncurrentDays(b v1alpha1.Bucket) int32 {
+	if b.NoncurrentVersionDays == nil {
+		return v1alpha1.DefaultNoncurrentVersionDays
+	}
+	return *b.NoncurrentVersionDays
 }
 
 func s3Object(kind, name, namespace string, forProvider map[string]any) *composed.Unstructured {
@@ -62,14 +149,14 @@ func s3Object(kind, name, namespace string, forProvider map[string]any) *compose
 }
 
 // schedule composes the BackupSchedule of provider-qdrantops for the cluster.
-func schedule(xr *v1alpha1.QdrantCluster) *composed.Unstructured {
+func schedule(xr *v1alpha1.QdrantCluster, bucket string) *composed.Unstructured {
 	b := xr.Spec.Backup
 	o := composed.New()
 	o.SetAPIVersion("ops.qdrantops.io/v1alpha1")
 	o.SetKind("BackupSchedule")
 	o.SetName(xr.Name)
 	o.SetNamespace(xr.Namespace)
-	s3 := map[string]any{"bucket": bucketName(xr)}
+	s3 := map[string]any{"bucket": bucket}
 	if b.Bucket.Region != "" {
 		s3["region"] = b.Bucket.Region
 	}

@@ -94,12 +94,21 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 	add(nameRelease, release(xr, c, values(xr, key, size)))
 
 	if b := xr.Spec.Backup; b != nil {
-		if b.Bucket.Create {
-			for name, o := range bucketResources(xr) {
-				add(name, o)
+		// A bucket the XR may not create is refused with the schedule that
+		// would write into it; the cluster itself is still composed.
+		bucket, err := bucketName(xr, observed)
+		switch {
+		case err != nil:
+			response.ConditionFalse(rsp, "BackupConfigured", "NamedBucketNotOwned").WithMessage(err.Error()).TargetComposite()
+			response.Warning(rsp, err).TargetComposite()
+		default:
+			if b.Bucket.Create {
+				for name, o := range bucketResources(xr, bucket) {
+					add(name, o)
+				}
 			}
+			add(nameSchedule, schedule(xr, bucket))
 		}
-		add(nameSchedule, schedule(xr))
 	}
 
 	o := observe(observed, sts)

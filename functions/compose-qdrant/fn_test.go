@@ -241,17 +241,55 @@ func TestAPIKey(t *testing.T) {
 }
 
 func TestBackup(t *testing.T) {
+	bucketObserved := func(name string) *fnv1.Resource {
+		return obs(`{"apiVersion":"s3.aws.m.upbound.io/v1beta1","kind":"Bucket","metadata":{"name":"` + name + `","namespace":"team-a","annotations":{"crossplane.io/external-name":"` + name + `"}}}`)
+	}
+	all := []string{"api-key", "backup-schedule", "bucket", "bucket-encryption", "bucket-lifecycle", "bucket-public-access-block", "bucket-versioning", "connection", "release"}
 	cases := map[string]struct {
-		reason string
-		backup string
-		want   []string
-		bucket string
+		reason   string
+		backup   string
+		observed map[string]*fnv1.Resource
+		want     []string
+		bucket   string // "" when no bucket may be used
+		days     float64
+		wantCond string
 	}{
 		"CreatedBucket": {
-			reason: "A created bucket comes with versioning, encryption, a public access block and an abort rule for incomplete uploads.",
-			backup: `, "backup": {"schedule": "0 2 * * *", "retention": {"keepLast": 7}, "bucket": {"create": true, "region": "eu-central-1"}}`,
-			want:   []string{"api-key", "backup-schedule", "bucket", "bucket-encryption", "bucket-lifecycle", "bucket-public-access-block", "bucket-versioning", "connection", "release"},
-			bucket: "team-a-search-backups",
+			reason: "A created bucket is named after namespace and cluster plus a hash of both, and comes with versioning, encryption, a public access block and lifecycle rules.",
+			backup: `, "backup": {"schedule": "0 2 * * *", "retention": {"keepLast": 7}, "bucket": {"create": true, "region": "eu-central-1", "noncurrentVersionDays": 30}}`,
+			want:   all,
+			// sha256("team-a/search") begins 2fed7edb.
+			bucket: "team-a-search-backups-2fed7edb",
+			days:   30,
+		},
+		"CreatedBucketDefaultDays": {
+			reason: "An XR stored before noncurrentVersionDays existed has no value: the function uses the XRD's default.",
+			backup: `, "backup": {"schedule": "0 2 * * *", "bucket": {"create": true}}`,
+			want:   all,
+			bucket: "team-a-search-backups-2fed7edb",
+			days:   7,
+		},
+		"CreatedBucketKeepsObservedName": {
+			reason:   "A bucket composed before names carried a hash keeps its name: renaming it would orphan its backups and compose a second bucket.",
+			backup:   `, "backup": {"schedule": "0 2 * * *", "bucket": {"create": true}}`,
+			observed: map[string]*fnv1.Resource{"bucket": bucketObserved("team-a-search-backups")},
+			want:     all,
+			bucket:   "team-a-search-backups",
+			days:     7,
+		},
+		"NamedBucketOwned": {
+			reason:   "An XR stored before the XRD refused name with create: true, whose bucket it already composes, keeps it.",
+			backup:   `, "backup": {"schedule": "0 2 * * *", "bucket": {"create": true, "name": "my-backups"}}`,
+			observed: map[string]*fnv1.Resource{"bucket": bucketObserved("my-backups")},
+			want:     all,
+			bucket:   "my-backups",
+			days:     7,
+		},
+		"NamedBucketNotOwned": {
+			reason:   "A named bucket the XR does not already compose is never created: provider-upjet-aws would take over an existing bucket of that name. Nothing writes into it either.",
+			backup:   `, "backup": {"schedule": "0 2 * * *", "bucket": {"create": true, "name": "someone-elses-bucket"}}`,
+			want:     []string{"api-key", "connection", "release"},
+			wantCond: "BackupConfigured",
 		},
 		"ExistingBucket": {
 			reason: "An existing bucket is only referenced.",
@@ -262,21 +300,43 @@ func TestBackup(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			r := run(t, bytes.Repeat([]byte{1}, 32), &fnv1.RunFunctionRequest{Observed: &fnv1.State{Composite: xr(tc.backup)}})
+			r := run(t, bytes.Repeat([]byte{1}, 32), &fnv1.RunFunctionRequest{Observed: &fnv1.State{Composite: xr(tc.backup), Resources: tc.observed}})
+			if r.fatal != "" {
+				t.Fatalf("%s\n%s", tc.reason, r.fatal)
+			}
 			if diff := cmp.Diff(tc.want, keys(r.resources)); diff != "" {
 				t.Errorf("%s\ncomposed resources: -want, +got:\n%s", tc.reason, diff)
 			}
-			s := r.resources["backup-schedule"]
-			if at(s, "spec", "forProvider", "template", "storage", "s3", "bucket") != tc.bucket || at(s, "spec", "forProvider", "template", "clusterRef", "name") != "search" {
+			if tc.wantCond != "" && r.conds[tc.wantCond] == "" {
+				t.Errorf("%s\nwant condition %s, got %v", tc.reason, tc.wantCond, r.conds)
+			}
+			if s, ok := r.resources["backup-schedule"]; ok && (at(s, "spec", "forProvider", "template", "storage", "s3", "bucket") != tc.bucket || at(s, "spec", "forProvider", "template", "clusterRef", "name") != "search") {
 				t.Errorf("%s\nBackupSchedule: %v", tc.reason, at(s, "spec"))
+			}
+			for _, n := range []string{"bucket", "bucket-versioning", "bucket-encryption", "bucket-public-access-block", "bucket-lifecycle"} {
+				if b, ok := r.resources[n]; ok && at(b, "metadata", "name") != tc.bucket {
+					t.Errorf("%s\n%s: want name %q, got %v", tc.reason, n, tc.bucket, at(b, "metadata", "name"))
+				}
 			}
 			if b, ok := r.resources["bucket"]; ok && at(b, "metadata", "annotations", "crossplane.io/external-name") != tc.bucket {
 				t.Errorf("%s\nbucket external name: %v", tc.reason, at(b, "metadata"))
 			}
 			if l, ok := r.resources["bucket-lifecycle"]; ok {
-				rule := at(l, "spec", "forProvider", "rule").([]any)[0].(map[string]any)
-				if diff := cmp.Diff([]any{map[string]any{"daysAfterInitiation": float64(1)}}, rule["abortIncompleteMultipartUpload"]); diff != "" {
-					t.Errorf("%s\nlifecycle: -want, +got:\n%s", tc.reason, diff)
+				want := []any{
+					map[string]any{
+						"id": "abort-incomplete-multipart-uploads", "status": "Enabled",
+						"filter":                         []any{map[string]any{"prefix": ""}},
+						"abortIncompleteMultipartUpload": []any{map[string]any{"daysAfterInitiation": float64(1)}},
+					},
+					map[string]any{
+						"id": "expire-noncurrent-versions", "status": "Enabled",
+						"filter":                      []any{map[string]any{"prefix": ""}},
+						"noncurrentVersionExpiration": []any{map[string]any{"noncurrentDays": tc.days}},
+						"expiration":                  []any{map[string]any{"expiredObjectDeleteMarker": true}},
+					},
+				}
+				if diff := cmp.Diff(want, at(l, "spec", "forProvider", "rule")); diff != "" {
+					t.Errorf("%s\nlifecycle rules: -want, +got:\n%s", tc.reason, diff)
 				}
 			}
 		})
@@ -408,6 +468,39 @@ func TestChartFromInput(t *testing.T) {
 			r := run(t, bytes.Repeat([]byte{3}, 32), req)
 			if diff := cmp.Diff(tc.want, at(r.resources["release"], "spec", "forProvider", "chart")); diff != "" {
 				t.Errorf("%s\nchart: -want, +got:\n%s", tc.reason, diff)
+			}
+		})
+	}
+}
+
+func TestBackupScheduleReadiness(t *testing.T) {
+	backup := `, "backup": {"schedule": "0 2 * * *", "bucket": {"name": "shared-backups"}}`
+	// As the apiserver holds a BackupSchedule: no controller reports on it
+	// yet, so it never has a status.
+	held := obs(`{"apiVersion":"ops.qdrantops.io/v1alpha1","kind":"BackupSchedule","metadata":{"name":"search","namespace":"team-a"},"spec":{"forProvider":{"schedule":"0 2 * * *","concurrencyPolicy":"Forbid","template":{"clusterRef":{"name":"search"},"storage":{"s3":{"bucket":"shared-backups"}},"parallelism":4}}}}`)
+	cases := map[string]struct {
+		reason   string
+		observed map[string]*fnv1.Resource
+		want     fnv1.Ready
+	}{
+		"NotYetCreated": {
+			reason: "A BackupSchedule the apiserver does not hold yet is not ready.",
+			want:   fnv1.Ready_READY_FALSE,
+		},
+		"Held": {
+			reason:   "A BackupSchedule is a declaration nothing reports on yet: once held it is ready, or the XR could never become Ready.",
+			observed: map[string]*fnv1.Resource{"backup-schedule": held},
+			want:     fnv1.Ready_READY_TRUE,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := run(t, bytes.Repeat([]byte{4}, 32), &fnv1.RunFunctionRequest{Observed: &fnv1.State{Composite: xr(backup), Resources: tc.observed}})
+			if r.fatal != "" {
+				t.Fatalf("%s\n%s", tc.reason, r.fatal)
+			}
+			if got := r.ready["backup-schedule"]; got != tc.want {
+				t.Errorf("%s\nBackupSchedule ready: want %v, got %v", tc.reason, tc.want, got)
 			}
 		})
 	}

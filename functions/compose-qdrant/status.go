@@ -133,6 +133,13 @@ func ready(name resource.Name, observed map[resource.Name]resource.ObservedCompo
 	switch name {
 	case nameAPIKey, nameConnection:
 		return resource.ReadyTrue
+	case nameSchedule:
+		// A BackupSchedule is a declaration the provider acts on, not an
+		// external resource to wait for, and no controller reports on it
+		// yet: nothing would ever make it Ready. It is ready once the
+		// apiserver holds it. When a controller reports its Ready
+		// condition, this is the place to read it.
+		return resource.ReadyTrue
 	case nameRelease:
 		// A Release is ready when Helm is done; the cluster only when every
 		// node is ready too.

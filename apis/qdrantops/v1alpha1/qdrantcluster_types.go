@@ -116,7 +116,10 @@ type Metrics struct {
 	Enabled bool `json:"enabled"`
 }
 
-// Backup configures scheduled backups of the cluster.
+// Backup configures scheduled backups of the cluster. Its fields are copied
+// into the BackupSchedule the function composes, and so are held to the same
+// limits as that BackupSchedule's, or tighter: what the XR accepts, the
+// BackupSchedule accepts.
 type Backup struct {
 	// Schedule in cron format, for example "0 2 * * *".
 	// +kubebuilder:validation:MinLength=1
@@ -125,6 +128,7 @@ type Backup struct {
 
 	// TimeZone of the schedule, an IANA name; UTC when empty.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	TimeZone string `json:"timeZone,omitempty"`
 
 	// Retention of the scheduled backups.
@@ -140,29 +144,70 @@ type Backup struct {
 	ProviderConfigRef *xpv2.ProviderConfigReference `json:"providerConfigRef,omitempty"`
 }
 
-// Bucket is the S3 bucket of a cluster's backups.
+// DefaultNoncurrentVersionDays is how many days a created bucket keeps the
+// noncurrent versions of objects unless the XR says otherwise.
+const DefaultNoncurrentVersionDays = 7
+
+// Bucket is the S3 bucket of a cluster's backups: an existing bucket, named,
+// or one created for the cluster.
 // +kubebuilder:validation:XValidation:rule="self.create || has(self.name)",message="name is required unless create is true"
+// +kubebuilder:validation:XValidation:rule="!self.create || !has(self.name)",message="name cannot be set with create: true: a created bucket is named after the cluster (a bucket it already has keeps its name), so that it can never take over a bucket the cluster does not own; remove name, or set create: false to use an existing bucket"
 type Bucket struct {
-	// Create composes a new bucket; otherwise Name must be an existing one.
+	// Create composes a new private, versioned, encrypted bucket for this
+	// cluster. Its name is generated: <namespace>-<name>-backups, cut to fit
+	// S3's 63 characters, followed by "-" and the first 8 hex digits of the
+	// sha256 of "<namespace>/<name>", so that no two clusters share one. A
+	// bucket the cluster already composes keeps the name it was created with.
+	// Without create, Name must be an existing bucket, which is only
+	// referenced: its settings are never changed.
 	// +optional
 	Create bool `json:"create,omitempty"`
 
-	// Name of the bucket. A created bucket is named after the cluster when
-	// empty.
+	// Name of an existing bucket; only with create: false. A created bucket
+	// cannot be given a name: provider-upjet-aws takes over any existing
+	// bucket of the name it is given, so a chosen name could rewrite the
+	// lifecycle and encryption of a bucket the cluster does not own, and
+	// deleting the cluster would delete it.
 	// +optional
 	// +kubebuilder:validation:MinLength=3
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`
+	// +kubebuilder:validation:XValidation:rule="!self.contains('..')",message="bucket name must not contain two adjacent dots"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('.-') && !self.contains('-.')",message="bucket name must not have a dot next to a hyphen"
+	// +kubebuilder:validation:XValidation:rule=`!self.matches(r'^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$')`,message="bucket name must not be formatted as an IP address"
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('xn--') && !self.startsWith('sthree-') && !self.startsWith('amzn-s3-demo-')",message="bucket name must not start with a prefix S3 reserves (xn--, sthree-, amzn-s3-demo-)"
+	// +kubebuilder:validation:XValidation:rule="!self.endsWith('-s3alias') && !self.endsWith('--ol-s3') && !self.endsWith('.mrap') && !self.endsWith('--x-s3') && !self.endsWith('--table-s3')",message="bucket name must not end with a suffix S3 reserves (-s3alias, --ol-s3, .mrap, --x-s3, --table-s3)"
 	Name string `json:"name,omitempty"`
 
 	// Region of the bucket.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	Region string `json:"region,omitempty"`
 
-	// Prefix of the backups' object keys.
+	// Prefix of the backups' object keys, for example "prod/": at most 256
+	// bytes, never starting with a slash, without empty, "." or ".." segments
+	// or control characters.
 	// +optional
+	// +kubebuilder:validation:MaxLength=256
 	// +kubebuilder:validation:Pattern=`^[^/].*$`
+	// +kubebuilder:validation:XValidation:rule="size(bytes(self)) <= 256",message="prefix must be at most 256 bytes (UTF-8) so that every object key fits in S3's 1024"
+	// +kubebuilder:validation:XValidation:rule=`!self.matches(r'(^|/)\.\.?(/|$)')`,message="prefix must not have '.' or '..' segments"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('//')",message="prefix must not have empty segments ('//')"
+	// +kubebuilder:validation:XValidation:rule=`!self.matches(r'\p{Cc}')`,message="prefix must not contain control characters"
 	Prefix string `json:"prefix,omitempty"`
+
+	// NoncurrentVersionDays is how many days a created bucket keeps noncurrent
+	// object versions. Deleting a backup (by retention, or by deleting its
+	// Backup) deletes the current version of its objects; the bucket is
+	// versioned, so their data stays as noncurrent versions for this many
+	// days, and then S3 deletes it for good. Until then it can be recovered,
+	// and it is billed. Not used with create: false: an existing bucket's
+	// lifecycle is its owner's.
+	// +optional
+	// +kubebuilder:default=7
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=36500
+	NoncurrentVersionDays *int32 `json:"noncurrentVersionDays,omitempty"`
 }
 
 // QdrantClusterStatus is the observed state of a Qdrant cluster.
@@ -194,6 +239,8 @@ type QdrantClusterStatus struct {
 // +kubebuilder:printcolumn:name="VERSION",type="string",JSONPath=".status.version"
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Namespaced,shortName=qc,categories={crossplane,qdrant}
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 52",message="a QdrantCluster's name must be at most 52 characters: it names the composed BackupSchedule (at most 52), the Helm release (at most 53) and the StatefulSet, whose revision labels add 11"
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="a QdrantCluster's name must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter): it names the chart's Services"
 type QdrantCluster struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// s3NameProblem says why S3 would refuse a bucket name, or "" when it would
+// not: S3's general purpose bucket naming rules.
+func s3NameProblem(n string) string {
+	switch {
+	case len(n) < 3 || len(n) > 63:
+		return "not 3 to 63 characters"
+	case !regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`).MatchString(n):
+		return "not lowercase letters, digits, dots and hyphens between a letter or digit"
+	case strings.Contains(n, ".."), strings.Contains(n, ".-"), strings.Contains(n, "-."):
+		return "adjacent dots, or a dot next to a hyphen"
+	case regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$`).MatchString(n):
+		return "formatted as an IP address"
+	}
+	for _, p := range []string{"xn--", "sthree-", "amzn-s3-demo-"} {
+		if strings.HasPrefix(n, p) {
+			return "reserved prefix " + p
+		}
+	}
+	for _, s := range []string{"-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"} {
+		if strings.HasSuffix(n, s) {
+			return "reserved suffix " + s
+		}
+	}
+	return ""
+}
+
+func TestGeneratedBucketName(t *testing.T) {
+	long := func(c string, n int) string { return strings.Repeat(c, n) }
+	cases := map[string]struct {
+		reason    string
+		namespace string
+		name      string
+		want      string // "" to check only the rules
+	}{
+		"Readable": {
+			reason:    "Namespace, cluster and 'backups' stay readable; sha256(\"team-a/search\") begins 2fed7edb.",
+			namespace: "team-a", name: "search",
+			want: "team-a-search-backups-2fed7edb",
+		},
+		"Longest": {
+			reason:    "The longest namespace (63) and QdrantCluster name (52) are cut to fit 63 characters with the hash.",
+			namespace: long("n", 63), name: long("c", 52),
+		},
+		"CutAtHyphen": {
+			reason:    "A cut that ends on a hyphen drops it rather than leave a double hyphen before the hash.",
+			namespace: long("n", 53), name: "c",
+		},
+		"ReservedPrefix": {
+			reason:    "A namespace may begin with a prefix S3 reserves (xn--, sthree-); the name then gets a prefix of its own.",
+			namespace: "xn--team", name: "search",
+		},
+		"ReservedPrefixSthree": {
+			reason:    "sthree- is reserved too.",
+			namespace: "sthree-team", name: "search",
+		},
+		"Dotted": {
+			reason:    "Dots would break virtual-hosted TLS; they become hyphens.",
+			namespace: "team", name: "a.b",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got := generatedBucketName(tc.namespace, tc.name)
+			if tc.want != "" && got != tc.want {
+				t.Errorf("%s\nwant %q, got %q", tc.reason, tc.want, got)
+			}
+			if p := s3NameProblem(got); p != "" {
+				t.Errorf("%s\n%q breaks S3's naming rules: %s", tc.reason, got, p)
+			}
+			if strings.Contains(got, "--") && !strings.Contains(tc.namespace+tc.name, "--") {
+				t.Errorf("%s\n%q has a double hyphen its inputs do not have", tc.reason, got)
+			}
+			if strings.Contains(got, ".") {
+				t.Errorf("%s\n%q has a dot", tc.reason, got)
+			}
+			if again := generatedBucketName(tc.namespace, tc.name); again != got {
+				t.Errorf("%s\nnot deterministic: %q then %q", tc.reason, got, again)
+			}
+		})
+	}
+}
+
+func TestGeneratedBucketNamesDoNotCollide(t *testing.T) {
+	cases := map[string]struct {
+		reason string
+		a, b   [2]string // namespace, name
+	}{
+		"HyphenShift": {
+			reason: "Namespace a-b with cluster c reads the same as namespace a with cluster b-c.",
+			a:      [2]string{"a-b", "c"}, b: [2]string{"a", "b-c"},
+		},
+		"SameAfterCut": {
+			reason: "Two long names that differ only past the cut.",
+			a:      [2]string{"team", strings.Repeat("x", 51) + "1"}, b: [2]string{"team", strings.Repeat("x", 51) + "2"},
+		},
+		"DotAndHyphen": {
+			reason: "A dot becomes a hyphen, so a.b and a-b read the same.",
+			a:      [2]string{"team", "a.b"}, b: [2]string{"team", "a-b"},
+		},
+		"ReservedPrefixAdded": {
+			reason: "The prefix added before a reserved one reads like a namespace named qdrant-xn--team.",
+			a:      [2]string{"xn--team", "c"}, b: [2]string{"qdrant-xn--team", "c"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			x, y := generatedBucketName(tc.a[0], tc.a[1]), generatedBucketName(tc.b[0], tc.b[1])
+			if x == y {
+				t.Errorf("%s\n%s/%s and %s/%s share bucket %q", tc.reason, tc.a[0], tc.a[1], tc.b[0], tc.b[1], x)
+			}
+		})
+	}
+}
