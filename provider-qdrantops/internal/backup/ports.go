@@ -8,6 +8,7 @@ package backup
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/backupplan"
@@ -47,9 +48,21 @@ type PayloadIndex struct {
 
 // Store is the object store.
 type Store interface {
-	PutStream(ctx context.Context, key string, r io.Reader) (size int64, sha256Hex string, err error)
+	// PutStream stores what open returns, hashing it with sha256. It opens
+	// the source only once it holds the memory to move it, and stores
+	// nothing unless the source ends with a clean io.EOF.
+	PutStream(ctx context.Context, key string, open func(context.Context) (io.ReadCloser, error)) (size int64, sha256Hex string, err error)
 	PutBytes(ctx context.Context, key string, b []byte, contentType string) error
 	Get(ctx context.Context, key string) (io.ReadCloser, int64, error)
 	Head(ctx context.Context, key string) (int64, error)
-	AbortUploads(ctx context.Context, prefix string) (int, error)
+	// AbortUploads aborts the incomplete multipart uploads under prefix
+	// whose keys match.
+	AbortUploads(ctx context.Context, prefix string, match func(key string) bool) (int, error)
+}
+
+// isNotFound says whether a Store error means the object does not exist: the
+// Store's errors say so by behaviour, so the use case needs no adapter type.
+func isNotFound(err error) bool {
+	var nf interface{ NotFound() bool }
+	return errors.As(err, &nf) && nf.NotFound()
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/backupplan"
@@ -27,6 +28,15 @@ type Request struct {
 	// RetryDelay is the first wait between tries; it doubles up to a minute.
 	RetryDelay time.Duration
 	Now        func() time.Time
+	// StartedAt is when the backup first started; a resumed run keeps it.
+	// Zero means now.
+	StartedAt time.Time
+	// ShardGrace and MinRate bound each shard's transfer: it may take
+	// ShardGrace plus one second per MinRate bytes moved, so that a peer
+	// that trickles cannot hold the backup for ever while a large shard
+	// moving at a healthy rate is never cut.
+	ShardGrace time.Duration
+	MinRate    int64
 	// Report receives the progress after every change, one call at a time;
 	// it must not block.
 	Report func(Status)
@@ -68,14 +78,21 @@ const (
 	ReasonNoActiveReplica   = "NoActiveReplica"
 	ReasonShardFailed       = "ShardFailed"
 	ReasonStorageFailed     = "StorageFailed"
+	ReasonLocationTaken     = "LocationTaken"
+	ReasonInvalidLocation   = "InvalidLocation"
 )
 
-// sidecar records a finished shard object beside it, so that a later run can
-// keep it without reading it again.
+// sidecar records a shard object beside it. It is written twice: as a claim,
+// naming the Backup, before the object is streamed, and with the object's
+// checksum once it is stored. A later run of the same Backup keeps a shard
+// whose sidecar is complete and names it; a deletion removes only objects
+// whose sidecar names the Backup. An object without such a sidecar is
+// never this Backup's.
 type sidecar struct {
-	SHA256     string `json:"sha256"`
-	SizeBytes  int64  `json:"sizeBytes"`
-	SourcePeer uint64 `json:"sourcePeer"`
+	BackupUID  string `json:"backupUID"`
+	SHA256     string `json:"sha256,omitempty"`
+	SizeBytes  int64  `json:"sizeBytes,omitempty"`
+	SourcePeer uint64 `json:"sourcePeer,omitempty"`
 }
 
 const sidecarSuffix = ".sha256.json"
@@ -83,7 +100,13 @@ const sidecarSuffix = ".sha256.json"
 // Run runs a backup to its end and returns its manifest, written last.
 func Run(ctx context.Context, c Cluster, s Store, req Request) (manifest.Manifest, error) {
 	req = withDefaults(req)
-	r := &run{c: c, s: s, req: req, st: Status{StartedAt: req.Now().UTC(), Collections: map[string][]manifest.Shard{}}}
+	if err := req.Layout.Validate(); err != nil {
+		return manifest.Manifest{}, &Error{Reason: ReasonInvalidLocation, Message: "the backup's location is invalid: " + err.Error(), Permanent: true, Err: err}
+	}
+	if req.Backup.UID == "" {
+		return manifest.Manifest{}, &Error{Reason: ReasonInvalidLocation, Message: "the backup has no uid", Permanent: true}
+	}
+	r := &run{c: c, s: s, req: req, st: Status{StartedAt: req.StartedAt.UTC(), Collections: map[string][]manifest.Shard{}}}
 	return r.run(ctx)
 }
 
@@ -103,6 +126,15 @@ func withDefaults(req Request) Request {
 	if req.Report == nil {
 		req.Report = func(Status) {}
 	}
+	if req.StartedAt.IsZero() {
+		req.StartedAt = req.Now()
+	}
+	if req.ShardGrace <= 0 {
+		req.ShardGrace = 10 * time.Minute
+	}
+	if req.MinRate <= 0 {
+		req.MinRate = 1 << 20
+	}
 	return req
 }
 
@@ -116,6 +148,14 @@ type run struct {
 }
 
 func (r *run) run(ctx context.Context) (manifest.Manifest, error) {
+	done, err := r.owned(ctx)
+	if err != nil || done != nil {
+		if done != nil {
+			r.update(func(st *Status) { st.CompletedAt = done.CompletedAt })
+			return *done, nil
+		}
+		return manifest.Manifest{}, err
+	}
 	version, err := r.c.Version(ctx)
 	if err != nil {
 		return manifest.Manifest{}, &Error{Reason: ReasonQdrantUnreachable, Message: "cannot reach Qdrant: " + err.Error(), Err: err}
@@ -136,8 +176,18 @@ func (r *run) run(ctx context.Context) (manifest.Manifest, error) {
 	if err != nil {
 		return manifest.Manifest{}, &Error{Reason: ReasonNoActiveReplica, Message: err.Error() + "; bring the peers holding them back, or wait for their replicas to become Active", Err: err}
 	}
+	for _, t := range tasks {
+		if key := r.req.Layout.Key(manifest.ShardObject(t.Collection, t.ShardID)) + sidecarSuffix; len(key) > manifest.MaxKeyBytes {
+			return manifest.Manifest{}, &Error{Reason: ReasonInvalidLocation, Permanent: true,
+				Message: fmt.Sprintf("the object key of shard %d of %s would be %d bytes, over S3's %d: shorten the prefix or the names", t.ShardID, t.Collection, len(key), manifest.MaxKeyBytes)}
+		}
+	}
 	// Leftovers of an interrupted run: incomplete uploads are never reused.
-	if _, err := r.s.AbortUploads(ctx, r.req.Layout.Root()); err != nil {
+	// Only this layout's shard keys are touched: a root may hold the roots
+	// of other backups beneath it.
+	root := r.req.Layout.Root()
+	mine := func(key string) bool { return manifest.IsShardObject(strings.TrimPrefix(key, root)) }
+	if _, err := r.s.AbortUploads(ctx, root, mine); err != nil {
 		return manifest.Manifest{}, &Error{Reason: ReasonStorageFailed, Message: "cannot clean up incomplete uploads: " + err.Error(), Err: err}
 	}
 	perCollection := map[string]int{}
@@ -250,7 +300,7 @@ func (r *run) transfer(ctx context.Context, tasks []backupplan.Task) error {
 		go func(t backupplan.Task) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if err := r.shard(ctx, t); err != nil {
+			if err := r.safeShard(ctx, t); err != nil {
 				once.Do(func() { firstErr = err; cancel() })
 			}
 		}(t)
@@ -262,12 +312,29 @@ func (r *run) transfer(ctx context.Context, tasks []backupplan.Task) error {
 	return ctx.Err()
 }
 
+// safeShard turns a panic while moving a shard into the shard's failure: one
+// bad shard must not take the provider, and every other tenant's backup,
+// down with it.
+func (r *run) safeShard(ctx context.Context, t backupplan.Task) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &Error{Reason: ReasonShardFailed, Message: fmt.Sprintf("shard %d of collection %s failed: internal error: %v", t.ShardID, t.Collection, p)}
+		}
+	}()
+	return r.shard(ctx, t)
+}
+
 func (r *run) shard(ctx context.Context, t backupplan.Task) error {
 	object := manifest.ShardObject(t.Collection, t.ShardID)
 	key := r.req.Layout.Key(object)
 	if sc, ok := r.finished(ctx, key); ok {
 		r.done(t, object, sc, true)
 		return nil
+	}
+	// Claim the key before writing it, so that a deletion can tell this
+	// Backup's objects, finished or not, from anyone else's.
+	if err := r.putSidecar(ctx, key, sidecar{BackupUID: r.req.Backup.UID}); err != nil {
+		return &Error{Reason: ReasonStorageFailed, Message: fmt.Sprintf("cannot claim shard %s/%d: %v", t.Collection, t.ShardID, err), Err: err}
 	}
 	var errs []string
 	delay := r.req.RetryDelay
@@ -277,9 +344,8 @@ func (r *run) shard(ctx context.Context, t backupplan.Task) error {
 		peer := t.Sources[attempt%len(t.Sources)]
 		size, sum, err := r.copyShard(ctx, peer, t, key)
 		if err == nil {
-			sc := sidecar{SHA256: sum, SizeBytes: size, SourcePeer: peer}
-			b, _ := json.Marshal(sc)
-			if err := r.s.PutBytes(ctx, key+sidecarSuffix, b, "application/json"); err != nil {
+			sc := sidecar{BackupUID: r.req.Backup.UID, SHA256: sum, SizeBytes: size, SourcePeer: peer}
+			if err := r.putSidecar(ctx, key, sc); err != nil {
 				return &Error{Reason: ReasonStorageFailed, Message: fmt.Sprintf("cannot record shard %s/%d: %v", t.Collection, t.ShardID, err), Err: err}
 			}
 			r.done(t, object, sc, false)
@@ -308,31 +374,80 @@ func (r *run) shard(ctx context.Context, t backupplan.Task) error {
 }
 
 func (r *run) copyShard(ctx context.Context, peer uint64, t backupplan.Task, key string) (int64, string, error) {
-	body, err := r.c.StreamShard(ctx, peer, t.Collection, t.ShardID)
-	if err != nil {
-		return 0, "", err
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var counted *counter
+	open := func(ctx context.Context) (io.ReadCloser, error) {
+		body, err := r.c.StreamShard(ctx, peer, t.Collection, t.ShardID)
+		if err != nil {
+			return nil, err
+		}
+		counted = &counter{r: newTarCheck(body), add: func(n int) { r.update(func(st *Status) { st.BytesDone += int64(n) }) }}
+		stop := r.watch(counted, cancel)
+		return readCloser{Reader: counted, close: func() error { stop(); return body.Close() }}, nil
 	}
-	defer body.Close() //nolint:errcheck // Read-only stream; errors surface while reading.
-	counted := &counter{r: body, add: func(n int) { r.update(func(st *Status) { st.BytesDone += int64(n) }) }}
-	size, sum, err := r.s.PutStream(ctx, key, counted)
+	size, sum, err := r.s.PutStream(ctx, key, open)
 	if err != nil {
-		// Bytes of a failed try do not count.
-		r.update(func(st *Status) { st.BytesDone -= counted.added })
+		if counted != nil {
+			// Bytes of a failed try do not count.
+			r.update(func(st *Status) { st.BytesDone -= counted.added.Load() })
+		}
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+			return 0, "", cause
+		}
 		return 0, "", err
 	}
 	return size, sum, nil
 }
 
-// finished says whether an earlier run stored this shard completely: its
-// sidecar exists and the object has the recorded size.
-func (r *run) finished(ctx context.Context, key string) (sidecar, bool) {
-	body, _, err := r.s.Get(ctx, key+sidecarSuffix)
+// watch cancels a shard's transfer once it has run longer than its bytes
+// allow: ShardGrace plus one second per MinRate bytes. It returns a function
+// that stops watching.
+func (r *run) watch(c *counter, cancel context.CancelCauseFunc) func() {
+	start := time.Now()
+	tick := time.NewTicker(min(r.req.ShardGrace/4, 5*time.Second))
+	stop := make(chan struct{})
+	go func() {
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case now := <-tick.C:
+				moved := c.total()
+				allowed := r.req.ShardGrace + time.Duration(float64(moved)/float64(r.req.MinRate)*float64(time.Second))
+				if elapsed := now.Sub(start); elapsed > allowed {
+					cancel(fmt.Errorf("the transfer is too slow: %d bytes in %s, under %d bytes/s after a grace of %s", moved, elapsed.Round(time.Second), r.req.MinRate, r.req.ShardGrace))
+					return
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(stop) }) }
+}
+
+type readCloser struct {
+	io.Reader
+	close func() error
+}
+
+func (rc readCloser) Close() error { return rc.close() }
+
+func (r *run) putSidecar(ctx context.Context, key string, sc sidecar) error {
+	b, err := json.Marshal(sc)
 	if err != nil {
-		return sidecar{}, false
+		return err
 	}
-	defer body.Close() //nolint:errcheck // Small read-only object.
-	var sc sidecar
-	if err := json.NewDecoder(io.LimitReader(body, 4096)).Decode(&sc); err != nil || sc.SHA256 == "" {
+	return r.s.PutBytes(ctx, key+sidecarSuffix, b, "application/json")
+}
+
+// finished says whether an earlier run of this same Backup stored this shard
+// completely: its sidecar names the Backup and records a checksum, and the
+// object has the recorded size. Anything else is written again.
+func (r *run) finished(ctx context.Context, key string) (sidecar, bool) {
+	sc, err := readSidecar(ctx, r.s, key)
+	if err != nil || sc.BackupUID != r.req.Backup.UID || sc.SHA256 == "" {
 		return sidecar{}, false
 	}
 	size, err := r.s.Head(ctx, key)
@@ -340,6 +455,41 @@ func (r *run) finished(ctx context.Context, key string) (sidecar, bool) {
 		return sidecar{}, false
 	}
 	return sc, true
+}
+
+func readSidecar(ctx context.Context, s Store, key string) (sidecar, error) {
+	body, _, err := s.Get(ctx, key+sidecarSuffix)
+	if err != nil {
+		return sidecar{}, err
+	}
+	defer body.Close() //nolint:errcheck // Small read-only object.
+	var sc sidecar
+	if err := json.NewDecoder(io.LimitReader(body, 4096)).Decode(&sc); err != nil {
+		return sidecar{}, fmt.Errorf("cannot parse the sidecar of %s: %w", key, err)
+	}
+	return sc, nil
+}
+
+// owned checks that the backup's root is this Backup's to write: it holds no
+// manifest, or this Backup's own. When it holds this Backup's manifest, the
+// backup finished before (the provider stopped before recording it) and
+// that manifest is returned.
+func (r *run) owned(ctx context.Context) (*manifest.Manifest, error) {
+	m, err := readManifest(ctx, r.s, r.req.Layout)
+	switch {
+	case isNotFound(err):
+		return nil, nil
+	case errors.Is(err, errForeignManifest):
+		return nil, &Error{Reason: ReasonLocationTaken, Permanent: true, Err: err,
+			Message: fmt.Sprintf("%s already holds a backup that is not this one (%v); a Backup never writes over another: give it another name or prefix", r.req.Layout.Root(), err)}
+	case err != nil:
+		return nil, &Error{Reason: ReasonStorageFailed, Message: "cannot read the backup's location: " + err.Error(), Err: err}
+	}
+	if m.Backup.UID != r.req.Backup.UID {
+		return nil, &Error{Reason: ReasonLocationTaken, Permanent: true,
+			Message: fmt.Sprintf("%s already holds the backup of %s/%s (uid %s); a Backup never writes over another: give it another name or prefix, or delete that backup", r.req.Layout.Root(), m.Backup.Namespace, m.Backup.Name, m.Backup.UID)}
+	}
+	return &m, nil
 }
 
 func (r *run) done(t backupplan.Task, object string, sc sidecar, reused bool) {
@@ -357,21 +507,26 @@ func (r *run) done(t backupplan.Task, object string, sc sidecar, reused bool) {
 // counter reports bytes as they stream, in chunks, to keep reports cheap.
 type counter struct {
 	r       io.Reader
-	added   int64
+	added   atomic.Int64
+	read    atomic.Int64
 	pending int
 	add     func(int)
 }
 
 func (c *counter) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
+	c.read.Add(int64(n))
 	c.pending += n
 	if c.pending >= 4<<20 || (err != nil && c.pending > 0) {
 		c.add(c.pending)
-		c.added += int64(c.pending)
+		c.added.Add(int64(c.pending))
 		c.pending = 0
 	}
 	return n, err
 }
+
+// total is what was read so far.
+func (c *counter) total() int64 { return c.read.Load() }
 
 func dedupe(s []string) []string {
 	seen := map[string]bool{}

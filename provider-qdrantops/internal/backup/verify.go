@@ -2,39 +2,108 @@ package backup
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/manifest"
 )
 
-// Verify reads a backup's manifest back from the store and checks that every
-// shard object it lists is there with its recorded size. A backup is Ready
-// only after this passes.
-func Verify(ctx context.Context, s Store, l manifest.Layout) error {
+// VerifyMode says how thoroughly Verify checks a backup.
+type VerifyMode int
+
+const (
+	// VerifySizes reads the manifest back and checks that every shard
+	// object it lists is there with its recorded size. Each part's CRC32C
+	// was already checked by S3 as it arrived.
+	VerifySizes VerifyMode = iota
+	// VerifyContent also reads every shard object back and compares its
+	// sha256 with the manifest's.
+	VerifyContent
+)
+
+// errForeignManifest says that a manifest is not one this provider wrote.
+var errForeignManifest = errors.New("its manifest is not a valid qdrantops manifest")
+
+// maxManifestBytes bounds what is read of a manifest: one of 100,000 shards
+// is about 30 MB.
+const maxManifestBytes = 64 << 20
+
+func readManifest(ctx context.Context, s Store, l manifest.Layout) (manifest.Manifest, error) {
 	body, _, err := s.Get(ctx, l.ManifestKey())
 	if err != nil {
-		return &Error{Reason: ReasonStorageFailed, Message: "cannot read the manifest back: " + err.Error(), Err: err}
+		return manifest.Manifest{}, err
 	}
 	defer body.Close() //nolint:errcheck // Read-only.
-	b, err := io.ReadAll(io.LimitReader(body, 64<<20))
+	b, err := io.ReadAll(io.LimitReader(body, maxManifestBytes))
 	if err != nil {
-		return &Error{Reason: ReasonStorageFailed, Message: "cannot read the manifest back: " + err.Error(), Err: err}
+		return manifest.Manifest{}, err
 	}
 	m, err := manifest.Decode(b)
 	if err != nil {
-		return &Error{Reason: ReasonStorageFailed, Message: "the stored manifest is invalid: " + err.Error(), Err: err}
+		return manifest.Manifest{}, fmt.Errorf("%w: %v", errForeignManifest, err) //nolint:errorlint // One wrapped cause; the other is detail.
 	}
+	return m, nil
+}
+
+// Verified says what Verify checked.
+type Verified struct {
+	Shards int
+	Bytes  int64
+	Mode   VerifyMode
+}
+
+// Verify reads a backup's manifest back from the store, checks that it
+// belongs to the Backup with uid, and checks every shard object it lists. A
+// backup is Ready only after this passes.
+func Verify(ctx context.Context, s Store, l manifest.Layout, uid string, mode VerifyMode) (Verified, error) {
+	m, err := readManifest(ctx, s, l)
+	if err != nil {
+		return Verified{}, &Error{Reason: ReasonStorageFailed, Message: "cannot read the manifest back: " + err.Error(), Err: err}
+	}
+	if m.Backup.UID != uid {
+		return Verified{}, &Error{Reason: ReasonLocationTaken, Permanent: true,
+			Message: fmt.Sprintf("the manifest at %s belongs to %s/%s (uid %s), not to this Backup", l.ManifestKey(), m.Backup.Namespace, m.Backup.Name, m.Backup.UID)}
+	}
+	v := Verified{Mode: mode}
 	for _, c := range m.Collections {
 		for _, sh := range c.Shards {
-			size, err := s.Head(ctx, l.Key(sh.Object))
-			if err != nil {
-				return &Error{Reason: ReasonStorageFailed, Message: fmt.Sprintf("shard %d of %s is missing from the bucket: %v", sh.ID, c.Name, err), Err: err}
+			if err := verifyShard(ctx, s, l, c.Name, sh, mode); err != nil {
+				return Verified{}, err
 			}
-			if size != sh.SizeBytes {
-				return &Error{Reason: ReasonStorageFailed, Message: fmt.Sprintf("shard %d of %s has %d bytes in the bucket, the manifest says %d", sh.ID, c.Name, size, sh.SizeBytes)}
-			}
+			v.Shards++
+			v.Bytes += sh.SizeBytes
 		}
+	}
+	return v, nil
+}
+
+func verifyShard(ctx context.Context, s Store, l manifest.Layout, collection string, sh manifest.Shard, mode VerifyMode) error {
+	key := l.Key(sh.Object)
+	if mode == VerifySizes {
+		size, err := s.Head(ctx, key)
+		if err != nil {
+			return &Error{Reason: ReasonStorageFailed, Message: fmt.Sprintf("shard %d of %s is missing from the bucket: %v", sh.ID, collection, err), Err: err}
+		}
+		if size != sh.SizeBytes {
+			return &Error{Reason: ReasonStorageFailed, Message: fmt.Sprintf("shard %d of %s has %d bytes in the bucket, the manifest says %d", sh.ID, collection, size, sh.SizeBytes)}
+		}
+		return nil
+	}
+	body, _, err := s.Get(ctx, key)
+	if err != nil {
+		return &Error{Reason: ReasonStorageFailed, Message: fmt.Sprintf("shard %d of %s is missing from the bucket: %v", sh.ID, collection, err), Err: err}
+	}
+	defer body.Close() //nolint:errcheck // Read-only.
+	h := sha256.New()
+	n, err := io.Copy(h, body)
+	if err != nil {
+		return &Error{Reason: ReasonStorageFailed, Message: fmt.Sprintf("cannot read shard %d of %s back: %v", sh.ID, collection, err), Err: err}
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); n != sh.SizeBytes || got != sh.SHA256 {
+		return &Error{Reason: ReasonStorageFailed, Message: fmt.Sprintf("shard %d of %s does not match the manifest: %d bytes with sha256 %s in the bucket, the manifest says %d bytes with sha256 %s", sh.ID, collection, n, got, sh.SizeBytes, sh.SHA256)}
 	}
 	return nil
 }

@@ -119,10 +119,13 @@ func (m Manifest) Validate() error {
 	if m.FormatVersion != FormatVersion {
 		errs = append(errs, fmt.Errorf("format version %d, want %d", m.FormatVersion, FormatVersion))
 	}
+	if m.Backup.UID == "" {
+		errs = append(errs, errors.New("it names no Backup uid: a manifest belongs to one Backup"))
+	}
 	names := map[string]bool{}
 	for _, c := range m.Collections {
-		if c.Name == "" {
-			errs = append(errs, errors.New("a collection has no name"))
+		if err := ValidSegment(c.Name); err != nil {
+			errs = append(errs, fmt.Errorf("collection name: %w", err))
 			continue
 		}
 		if names[c.Name] {
@@ -149,8 +152,13 @@ func (c Collection) validate() []error {
 		if !sha256Hex.MatchString(s.SHA256) {
 			errs = append(errs, fmt.Errorf("collection %q: shard %d has no valid sha256", c.Name, s.ID))
 		}
-		if s.Object == "" || objects[s.Object] {
-			errs = append(errs, fmt.Errorf("collection %q: shard %d has a missing or shared object key", c.Name, s.ID))
+		// The object's key is derived, never free: a manifest read from a
+		// bucket cannot point a restore or a deletion anywhere else.
+		if s.Object != ShardObject(c.Name, s.ID) {
+			errs = append(errs, fmt.Errorf("collection %q: shard %d has object %q, want %q", c.Name, s.ID, s.Object, ShardObject(c.Name, s.ID)))
+		}
+		if objects[s.Object] {
+			errs = append(errs, fmt.Errorf("collection %q: shard %d has a shared object key", c.Name, s.ID))
 		}
 		objects[s.Object] = true
 		if s.SizeBytes <= 0 {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 const sum = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
@@ -16,7 +17,7 @@ type modifier func(*Manifest)
 func manifest(mods ...modifier) Manifest {
 	m := Manifest{
 		FormatVersion: FormatVersion,
-		Backup:        BackupRef{Namespace: "team-a", Name: "nightly"},
+		Backup:        BackupRef{Namespace: "team-a", Name: "nightly", UID: "4b0e3c1e-8d0c-4d8e-9a55-0c3f6f0d2a11"},
 		Cluster:       "search",
 		QdrantVersion: "1.19.0",
 		StartedAt:     time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC),
@@ -38,6 +39,11 @@ func manifest(mods ...modifier) Manifest {
 
 func withShards(s ...Shard) modifier { return func(m *Manifest) { m.Collections[0].Shards = s } }
 
+// shard is shard id of the fixture's collection, with its own object key.
+func shard(id uint32, size int64, sha string) Shard {
+	return Shard{ID: id, Object: ShardObject("products", id), SizeBytes: size, SHA256: sha}
+}
+
 func TestValidate(t *testing.T) {
 	cases := map[string]struct {
 		reason string
@@ -45,17 +51,19 @@ func TestValidate(t *testing.T) {
 		want   string // "" for valid
 	}{
 		"Whole":               {"Every shard once, with size and checksum.", manifest(), ""},
-		"MissingShard":        {"A shard of shard_number missing is not a backup.", manifest(withShards(Shard{ID: 0, Object: "a", SizeBytes: 1, SHA256: sum})), `collection "products": shard 1 is missing`},
-		"DuplicateShard":      {"A shard twice is wrong.", manifest(withShards(Shard{ID: 0, Object: "a", SizeBytes: 1, SHA256: sum}, Shard{ID: 0, Object: "b", SizeBytes: 1, SHA256: sum}, Shard{ID: 1, Object: "c", SizeBytes: 1, SHA256: sum})), "shard 0 appears twice"},
-		"ExtraShard":          {"More shards than shard_number is wrong.", manifest(withShards(Shard{ID: 0, Object: "a", SizeBytes: 1, SHA256: sum}, Shard{ID: 1, Object: "b", SizeBytes: 1, SHA256: sum}, Shard{ID: 2, Object: "c", SizeBytes: 1, SHA256: sum})), "3 shards for shard_number 2"},
-		"BadChecksum":         {"Every shard has a sha256.", manifest(withShards(Shard{ID: 0, Object: "a", SizeBytes: 1, SHA256: "x"}, Shard{ID: 1, Object: "b", SizeBytes: 1, SHA256: sum})), "shard 0 has no valid sha256"},
-		"SharedObject":        {"Two shards never share an object.", manifest(withShards(Shard{ID: 0, Object: "a", SizeBytes: 1, SHA256: sum}, Shard{ID: 1, Object: "a", SizeBytes: 1, SHA256: sum})), "shard 1 has a missing or shared object key"},
-		"EmptyShard":          {"A snapshot has bytes.", manifest(withShards(Shard{ID: 0, Object: "a", SHA256: sum}, Shard{ID: 1, Object: "b", SizeBytes: 1, SHA256: sum})), "shard 0 is empty"},
+		"MissingShard":        {"A shard of shard_number missing is not a backup.", manifest(withShards(shard(0, 1, sum))), `collection "products": shard 1 is missing`},
+		"DuplicateShard":      {"A shard twice is wrong.", manifest(withShards(shard(0, 1, sum), shard(0, 1, sum), shard(1, 1, sum))), "shard 0 appears twice"},
+		"ExtraShard":          {"More shards than shard_number is wrong.", manifest(withShards(shard(0, 1, sum), shard(1, 1, sum), shard(2, 1, sum))), "3 shards for shard_number 2"},
+		"BadChecksum":         {"Every shard has a sha256.", manifest(withShards(shard(0, 1, "x"), shard(1, 1, sum))), "shard 0 has no valid sha256"},
+		"ForeignObject":       {"A shard's object is where the layout puts it, nowhere else.", manifest(withShards(shard(0, 1, sum), Shard{ID: 1, Object: "../../team-b/search/nightly/collections/products/shards/1.snapshot", SizeBytes: 1, SHA256: sum})), `shard 1 has object "../../team-b`},
+		"NoUID":               {"A manifest names the Backup it belongs to.", manifest(func(m *Manifest) { m.Backup.UID = "" }), "names no Backup uid"},
+		"DotDotCollection":    {"A collection name cannot climb out of its place in a key.", manifest(func(m *Manifest) { m.Collections[0].Name = ".." }), `the name ".."`},
+		"EmptyShard":          {"A snapshot has bytes.", manifest(withShards(shard(0, 0, sum), shard(1, 1, sum))), "shard 0 is empty"},
 		"DuplicateCollection": {"A collection appears once.", manifest(func(m *Manifest) { m.Collections = append(m.Collections, m.Collections[0]) }), `collection "products" appears twice`},
 		"CustomSharding": {"Custom sharding has no fixed id range.", manifest(func(m *Manifest) {
 			m.Collections[0].ShardingMethod = "custom"
 			m.Collections[0].ShardKeys = []json.RawMessage{json.RawMessage(`"eu"`)}
-			m.Collections[0].Shards = []Shard{{ID: 7, ShardKey: json.RawMessage(`"eu"`), Object: "x", SizeBytes: 1, SHA256: sum}}
+			m.Collections[0].Shards = []Shard{{ID: 7, ShardKey: json.RawMessage(`"eu"`), Object: ShardObject("products", 7), SizeBytes: 1, SHA256: sum}}
 		}), ""},
 		"WrongVersion": {"Only known formats are valid.", manifest(func(m *Manifest) { m.FormatVersion = 9 }), "format version 9, want 1"},
 	}
@@ -79,9 +87,29 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := Encode(manifest())
-	if err != nil || string(again) != string(b) {
-		t.Errorf("Encode is not deterministic: %v", err)
+	// The same backup, its collections, shards and aliases listed in another
+	// order, encodes to the same bytes.
+	shuffled := manifest(func(m *Manifest) {
+		m.Collections[0].Aliases = []string{"b", "a"}
+		m.Collections = append(m.Collections, Collection{Name: "alpha", ShardNumber: 1, ShardingMethod: "auto",
+			Shards: []Shard{{ID: 0, Object: ShardObject("alpha", 0), SizeBytes: 1, SHA256: sum}}})
+	})
+	sorted := manifest(func(m *Manifest) {
+		m.Collections[0].Aliases = []string{"a", "b"}
+		m.Collections[0].Shards[0], m.Collections[0].Shards[1] = m.Collections[0].Shards[1], m.Collections[0].Shards[0]
+		m.Collections = append([]Collection{{Name: "alpha", ShardNumber: 1, ShardingMethod: "auto",
+			Shards: []Shard{{ID: 0, Object: ShardObject("alpha", 0), SizeBytes: 1, SHA256: sum}}}}, m.Collections...)
+	})
+	a, err := Encode(shuffled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Encode(sorted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(c), string(a)); diff != "" {
+		t.Errorf("Encode depends on the order of its input: -sorted, +shuffled:\n%s", diff)
 	}
 	out, err := Decode(b)
 	if err != nil {
@@ -112,7 +140,7 @@ func TestDecodeRefuses(t *testing.T) {
 	}{
 		"NotJSON":       {"Garbage is not a manifest.", "not json", "cannot parse manifest"},
 		"FutureVersion": {"A newer format is refused, naming both versions.", `{"formatVersion": 2}`, "manifest format version 2 is not supported (this provider reads version 1)"},
-		"Incomplete":    {"A manifest missing shards is refused.", `{"formatVersion": 1, "collections": [{"name": "c", "shardNumber": 1, "shards": []}]}`, `shard 0 is missing`},
+		"Incomplete":    {"A manifest missing shards is refused.", `{"formatVersion": 1, "backup": {"uid": "u"}, "collections": [{"name": "c", "shardNumber": 1, "shards": []}]}`, `shard 0 is missing`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -151,5 +179,38 @@ func TestLayout(t *testing.T) {
 		if got := RootOf(in); got != want {
 			t.Errorf("RootOf(%q): want %q, got %q", in, want, got)
 		}
+	}
+}
+
+func TestLayoutValidate(t *testing.T) {
+	ok := Layout{Prefix: "prod/eu/", Namespace: "team-a", Cluster: "search", Backup: "nightly"}
+	cases := map[string]struct {
+		reason string
+		l      Layout
+		want   error
+	}{
+		"Valid":            {"Plain names and a prefix of several segments.", ok, nil},
+		"DotDotCluster":    {"A cluster named .. would put the root in another namespace.", Layout{Namespace: "team-a", Cluster: "..", Backup: "b"}, ErrBadKey},
+		"DotBackup":        {"A backup named . would share its cluster's folder.", Layout{Namespace: "team-a", Cluster: "c", Backup: "."}, ErrBadKey},
+		"SlashInCluster":   {"A slash adds a segment.", Layout{Namespace: "team-a", Cluster: "a/b", Backup: "b"}, ErrBadKey},
+		"EmptyCluster":     {"An empty segment collapses the layout.", Layout{Namespace: "team-a", Backup: "b"}, ErrBadKey},
+		"DotDotInPrefix":   {"A prefix cannot climb either.", Layout{Prefix: "prod/../", Namespace: "team-a", Cluster: "c", Backup: "b"}, ErrBadKey},
+		"LeadingSlash":     {"A prefix never starts with a slash.", Layout{Prefix: "/prod/", Namespace: "team-a", Cluster: "c", Backup: "b"}, ErrBadKey},
+		"DoubleSlash":      {"Nor holds an empty segment.", Layout{Prefix: "prod//x/", Namespace: "team-a", Cluster: "c", Backup: "b"}, ErrBadKey},
+		"ControlCharacter": {"Control characters do not belong in keys.", Layout{Namespace: "team-a", Cluster: "c\n", Backup: "b"}, ErrBadKey},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, tc.l.Validate(), cmpopts.EquateErrors()); diff != "" {
+				t.Errorf("%s\nValidate(): -want, +got:\n%s", tc.reason, diff)
+			}
+		})
+	}
+	// Keys are concatenated, never resolved: what Validate passed stays put.
+	if got, want := ok.ManifestKey(), "prod/eu/team-a/search/nightly/manifest.json"; got != want {
+		t.Errorf("ManifestKey: want %q, got %q", want, got)
+	}
+	if !IsShardObject(ShardObject("products", 12)) || IsShardObject("x/y/z/"+ShardObject("products", 1)) || IsShardObject(ManifestName) {
+		t.Error("IsShardObject must match exactly the keys ShardObject makes")
 	}
 }

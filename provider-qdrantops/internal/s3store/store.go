@@ -39,7 +39,52 @@ type Config struct {
 	// (Concurrency + 1) bytes, whatever the object's size.
 	PartSize    int64
 	Concurrency int
-	HTTPClient  *http.Client
+	// Budget, when set, is shared by every Store of the process and bounds
+	// their part buffers together; its part size is the Store's. Without
+	// one, the Store has a budget of its own of PartSize x (Concurrency + 1).
+	Budget *Budget
+	// Timeouts bound every request; zero fields take the defaults.
+	Timeouts Timeouts
+	HTTPClient *http.Client
+}
+
+// Timeouts bound the requests of a Store, so that a server that accepts a
+// connection and then says nothing cannot hold a backup for ever.
+type Timeouts struct {
+	// ResponseHeader bounds the wait for a response's headers once the
+	// request is sent.
+	ResponseHeader time.Duration
+	// Request bounds a small request (head, list, delete, small PUT).
+	Request time.Duration
+	// Part bounds the upload of one part.
+	Part time.Duration
+	// IdleRead bounds the wait for the next byte of a streamed download.
+	IdleRead time.Duration
+}
+
+// Default timeouts. A part of 8 MiB takes a fraction of a second on a good
+// link; five minutes allows for a link of under 30 KiB/s.
+const (
+	DefaultResponseHeaderTimeout = time.Minute
+	DefaultRequestTimeout        = 2 * time.Minute
+	DefaultPartTimeout           = 5 * time.Minute
+	DefaultIdleReadTimeout       = time.Minute
+)
+
+func (t Timeouts) withDefaults() Timeouts {
+	if t.ResponseHeader <= 0 {
+		t.ResponseHeader = DefaultResponseHeaderTimeout
+	}
+	if t.Request <= 0 {
+		t.Request = DefaultRequestTimeout
+	}
+	if t.Part <= 0 {
+		t.Part = DefaultPartTimeout
+	}
+	if t.IdleRead <= 0 {
+		t.IdleRead = DefaultIdleReadTimeout
+	}
+	return t
 }
 
 // A Store reads and writes the objects of one bucket.
@@ -49,15 +94,20 @@ type Store struct {
 	bucket      string
 	partSize    int64
 	concurrency int
-	// buffers are shared by every upload of the store, so that a backup of
-	// many shards reuses the same few part buffers instead of making garbage.
-	buffers *freeList
+	// budget lends every upload its part buffers.
+	budget   *Budget
+	timeouts Timeouts
+	// partTimeout bounds one part's upload.
+	partTimeout time.Duration
 }
 
 // New returns a Store for a bucket.
 func New(cfg Config) (*Store, error) {
 	if cfg.Bucket == "" {
 		return nil, errors.New("no bucket")
+	}
+	if cfg.Budget != nil {
+		cfg.PartSize = cfg.Budget.PartSize()
 	}
 	if cfg.PartSize == 0 {
 		cfg.PartSize = DefaultPartSize
@@ -87,11 +137,34 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Endpoint != "" {
 		opts.BaseEndpoint = aws.String(cfg.Endpoint)
 	}
-	if cfg.HTTPClient != nil {
-		opts.HTTPClient = cfg.HTTPClient
+	to := cfg.Timeouts.withDefaults()
+	opts.HTTPClient = cfg.HTTPClient
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = newHTTPClient(to)
+	}
+	budget := cfg.Budget
+	if budget == nil {
+		b, err := NewBudget(cfg.PartSize*int64(cfg.Concurrency+1), cfg.PartSize)
+		if err != nil {
+			return nil, err
+		}
+		budget = b
 	}
 	c := s3.New(opts)
-	return &Store{client: c, presign: s3.NewPresignClient(c), bucket: cfg.Bucket, partSize: cfg.PartSize, concurrency: cfg.Concurrency, buffers: &freeList{size: cfg.PartSize}}, nil
+	return &Store{
+		client: c, presign: s3.NewPresignClient(c), bucket: cfg.Bucket, partSize: cfg.PartSize, concurrency: cfg.Concurrency,
+		budget: budget, timeouts: to, partTimeout: to.Part,
+	}, nil
+}
+
+// newHTTPClient bounds the connection's set-up and the wait for headers; the
+// requests' own contexts bound the rest.
+func newHTTPClient(to Timeouts) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone() //nolint:forcetypeassert // net/http documents DefaultTransport as an *http.Transport.
+	t.ResponseHeaderTimeout = to.ResponseHeader
+	t.TLSHandshakeTimeout = 30 * time.Second
+	t.MaxIdleConnsPerHost = 32
+	return &http.Client{Transport: t}
 }
 
 // Bucket is the store's bucket.
@@ -101,6 +174,9 @@ func (s *Store) Bucket() string { return s.bucket }
 type NotFoundError struct{ What string }
 
 func (e *NotFoundError) Error() string { return e.What + " not found" }
+
+// NotFound says that the error means a missing object or bucket.
+func (e *NotFoundError) NotFound() bool { return true }
 
 // IsNotFound says whether err is a NotFoundError.
 func IsNotFound(err error) bool {

@@ -67,7 +67,7 @@ func TestPutStreamSizes(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			key := "sizes/" + name
-			size, sum, err := s.PutStream(ctx, key, &pattern{n: n})
+			size, sum, err := s.PutStream(ctx, key, source(&pattern{n: n}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,14 +88,24 @@ func TestPutStreamSizes(t *testing.T) {
 	}
 }
 
+// source opens r, as a shard stream would be opened.
+func source(r io.Reader) func(context.Context) (io.ReadCloser, error) {
+	return func(context.Context) (io.ReadCloser, error) { return io.NopCloser(r), nil }
+}
+
 type failingReader struct {
 	r     io.Reader
 	after int64
 	read  int64
+	// err is what the reader fails with; a plain error unless set.
+	err error
 }
 
 func (f *failingReader) Read(b []byte) (int, error) {
 	if f.read >= f.after {
+		if f.err != nil {
+			return 0, f.err
+		}
 		return 0, errors.New("qdrant stream cut")
 	}
 	n, err := f.r.Read(b[:min(int64(len(b)), f.after-f.read)])
@@ -106,7 +116,7 @@ func (f *failingReader) Read(b []byte) (int, error) {
 func TestPutStreamFailureLeavesNothing(t *testing.T) {
 	s := newStore(t, "failures")
 	ctx := context.Background()
-	_, _, err := s.PutStream(ctx, "cut/shard.snapshot", &failingReader{r: &pattern{n: 1 << 30}, after: minPartSize*2 + 100})
+	_, _, err := s.PutStream(ctx, "cut/shard.snapshot", source(&failingReader{r: &pattern{n: 1 << 30}, after: minPartSize*2 + 100}))
 	if err == nil || !strings.Contains(err.Error(), "qdrant stream cut") {
 		t.Fatalf("PutStream of a failing stream: want its error, got %v", err)
 	}
@@ -148,7 +158,7 @@ func TestAbortUploadsAndDeletePrefix(t *testing.T) {
 	if len(left) != 1 || left[0].Key != "b2/keep" {
 		t.Errorf("after DeletePrefix(b1/): want only b2/keep, got %v", left)
 	}
-	if n, err := s.AbortUploads(ctx, "b1/"); err != nil || n != 0 {
+	if n, err := s.AbortUploads(ctx, "b1/", nil); err != nil || n != 0 {
 		t.Errorf("DeletePrefix must abort incomplete uploads; %d left (%v)", n, err)
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"sort"
 	"sync"
@@ -17,40 +19,59 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
+// maxParts is S3's limit on the parts of one multipart upload.
+const maxParts = 10000
+
 // PutStream uploads a stream of any size, hashing it with sha256 on the way.
 // A stream shorter than one part is a single PUT; longer ones are a multipart
-// upload with at most Concurrency parts in flight, so memory stays within
-// PartSize x (Concurrency + 1). On any failure, including a failing reader,
-// the multipart upload is aborted: nothing half-written is left behind.
-func (s *Store) PutStream(ctx context.Context, key string, r io.Reader) (size int64, sha256Hex string, err error) {
-	h := sha256.New()
-	src := io.TeeReader(r, h)
-	pool := newBufPool(s.buffers, s.concurrency+1)
-	defer pool.close()
+// upload with at most Concurrency parts in flight while the next is read, all
+// buffers borrowed from the store's Budget. Every part carries a CRC32C that
+// S3 checks on arrival.
+//
+// Only a clean io.EOF from the source ends the object. Any other error, the
+// io.ErrUnexpectedEOF of a cut HTTP body above all, fails the upload and
+// aborts it: a stream cut short never becomes a smaller object.
+//
+// open opens the source. PutStream calls it only once it holds transfer
+// memory, so that no source is left open and idle while an upload waits for
+// its turn.
+func (s *Store) PutStream(ctx context.Context, key string, open func(context.Context) (io.ReadCloser, error)) (size int64, sha256Hex string, err error) {
+	up := &upload{s: s, key: key, returned: make(chan []byte, s.concurrency+1)}
+	first, err := s.budget.acquire(ctx)
+	if err != nil {
+		return 0, "", err
+	}
+	up.held = append(up.held, first)
+	defer up.releaseAll()
 
-	first := pool.get()
-	n, err := io.ReadFull(src, first)
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		defer pool.put(first)
-		if err := s.PutBytes(ctx, key, first[:n], "application/octet-stream"); err != nil {
+	body, err := open(ctx)
+	if err != nil {
+		return 0, "", err
+	}
+	defer body.Close() //nolint:errcheck // Read-only source; read errors are what count.
+	h := sha256.New()
+	src := io.TeeReader(body, h)
+
+	n, end, err := fill(src, first)
+	if err != nil {
+		return 0, "", fmt.Errorf("cannot read stream: %w", err)
+	}
+	if end {
+		if err := s.put(ctx, key, first[:n], "application/octet-stream"); err != nil {
 			return 0, "", err
 		}
 		return int64(n), hex.EncodeToString(h.Sum(nil)), nil
 	}
-	if err != nil {
-		pool.put(first)
-		return 0, "", fmt.Errorf("cannot read stream: %w", err)
-	}
 
 	created, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket: aws.String(s.bucket), Key: aws.String(key), ContentType: aws.String("application/octet-stream"),
+		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c,
 	})
 	if err != nil {
-		pool.put(first)
 		return 0, "", classify(err, "multipart upload of "+key)
 	}
-	up := &multipart{s: s, key: key, id: created.UploadId}
-	size, err = up.run(ctx, src, pool, first)
+	up.id = created.UploadId
+	size, err = up.run(ctx, src, first, n)
 	if err != nil {
 		up.abort(ctx)
 		return 0, "", err
@@ -58,166 +79,181 @@ func (s *Store) PutStream(ctx context.Context, key string, r io.Reader) (size in
 	return size, hex.EncodeToString(h.Sum(nil)), nil
 }
 
-type multipart struct {
+// fill reads until buf is full or the source ends. end is true only when the
+// source returned io.EOF; every other error is returned as it is.
+func fill(r io.Reader, buf []byte) (n int, end bool, err error) {
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err == io.EOF { //nolint:errorlint // Only io.EOF itself ends a stream, as io.Reader promises; anything else is a failure.
+			return n, true, nil
+		}
+		if err != nil {
+			return n, false, err
+		}
+	}
+	return n, false, nil
+}
+
+type upload struct {
 	s   *Store
 	key string
 	id  *string
+
+	// held are the buffers borrowed from the budget; returned receives them
+	// back from finished parts.
+	held     [][]byte
+	returned chan []byte
+	inFlight int
 
 	mu    sync.Mutex
 	parts []types.CompletedPart
 	err   error
 }
 
-func (m *multipart) run(ctx context.Context, src io.Reader, pool *bufPool, first []byte) (int64, error) {
+func (u *upload) run(ctx context.Context, src io.Reader, buf []byte, n int) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	size := int64(0)
-	buf, n := first, len(first)
+	size, last := int64(0), false
 	for part := int32(1); ; part++ {
-		if part > 10000 {
-			m.fail(fmt.Errorf("stream exceeds 10,000 parts of %d bytes", m.s.partSize))
+		if part > maxParts {
+			u.fail(fmt.Errorf("stream exceeds %d parts of %d bytes", maxParts, u.s.partSize))
 			break
 		}
 		size += int64(n)
+		u.inFlight++
 		wg.Add(1)
 		go func(part int32, b []byte) {
 			defer wg.Done()
-			defer pool.put(b[:cap(b)])
-			m.upload(ctx, part, b, cancel)
+			defer func() { u.returned <- b[:cap(b)] }()
+			u.upload(ctx, part, b, cancel)
 		}(part, buf[:n])
-		if n < len(buf) || m.failed() {
-			break // The last, short part was sent, or an upload failed.
-		}
-		buf = pool.get()
-		var err error
-		n, err = io.ReadFull(src, buf)
-		if errors.Is(err, io.EOF) {
-			pool.put(buf)
+		if last {
 			break
 		}
-		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-			pool.put(buf)
-			m.fail(fmt.Errorf("cannot read stream: %w", err))
+		next, err := u.next(ctx)
+		if err != nil {
+			u.fail(err)
+			break
+		}
+		if n, last, err = fill(src, next); err != nil {
+			u.fail(fmt.Errorf("cannot read stream: %w", err))
 			cancel()
 			break
 		}
+		if last && n == 0 {
+			break
+		}
+		buf = next
 	}
 	wg.Wait()
-	if err := m.firstErr(); err != nil {
+	if err := u.firstErr(); err != nil {
 		return 0, err
 	}
-	sort.Slice(m.parts, func(i, j int) bool { return aws.ToInt32(m.parts[i].PartNumber) < aws.ToInt32(m.parts[j].PartNumber) })
-	_, err := m.s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
-		Bucket: aws.String(m.s.bucket), Key: aws.String(m.key), UploadId: m.id,
-		MultipartUpload: &types.CompletedMultipartUpload{Parts: m.parts},
+	sort.Slice(u.parts, func(i, j int) bool { return aws.ToInt32(u.parts[i].PartNumber) < aws.ToInt32(u.parts[j].PartNumber) })
+	_, err := u.s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: aws.String(u.s.bucket), Key: aws.String(u.key), UploadId: u.id,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: u.parts},
 	})
 	if err != nil {
-		return 0, classify(err, "completion of "+m.key)
+		return 0, classify(err, "completion of "+u.key)
 	}
 	return size, nil
 }
 
-func (m *multipart) upload(ctx context.Context, part int32, b []byte, cancel func()) {
-	out, err := m.s.client.UploadPart(ctx, &s3.UploadPartInput{
-		Bucket: aws.String(m.s.bucket), Key: aws.String(m.key), UploadId: m.id,
+// next returns a buffer to read the next part into: one of the upload's own
+// that a finished part gave back, or a new one from the budget while fewer
+// than Concurrency parts are in flight and the budget can spare it, or else
+// the first of its own to come back.
+func (u *upload) next(ctx context.Context) ([]byte, error) {
+	select {
+	case b := <-u.returned:
+		u.inFlight--
+		return b, u.firstErr()
+	default:
+	}
+	if u.inFlight <= u.s.concurrency && !u.failed() {
+		if b, ok := u.s.budget.tryAcquire(); ok {
+			u.held = append(u.held, b)
+			return b, nil
+		}
+	}
+	select {
+	case b := <-u.returned:
+		u.inFlight--
+		return b, u.firstErr()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// releaseAll gives every buffer back to the budget. It runs once no part is
+// in flight any more.
+func (u *upload) releaseAll() {
+	for _, b := range u.held {
+		u.s.budget.release(b)
+	}
+	u.held = nil
+}
+
+func (u *upload) upload(ctx context.Context, part int32, b []byte, cancel func()) {
+	defer func() {
+		// A panic in a part's upload fails the upload, not the process.
+		if p := recover(); p != nil {
+			u.fail(fmt.Errorf("part %d of %s: internal error: %v", part, u.key, p))
+			cancel()
+		}
+	}()
+	sum := crc32c(b)
+	pctx, pcancel := context.WithTimeout(ctx, u.s.partTimeout)
+	defer pcancel()
+	out, err := u.s.client.UploadPart(pctx, &s3.UploadPartInput{
+		Bucket: aws.String(u.s.bucket), Key: aws.String(u.key), UploadId: u.id,
 		PartNumber: aws.Int32(part), Body: bytes.NewReader(b), ContentLength: aws.Int64(int64(len(b))),
+		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c, ChecksumCRC32C: aws.String(sum),
 	})
 	if err != nil {
-		m.fail(classify(err, fmt.Sprintf("part %d of %s", part, m.key)))
+		u.fail(classify(err, fmt.Sprintf("part %d of %s", part, u.key)))
 		cancel()
 		return
 	}
-	m.mu.Lock()
-	m.parts = append(m.parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(part)})
-	m.mu.Unlock()
+	u.mu.Lock()
+	u.parts = append(u.parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(part), ChecksumCRC32C: aws.String(sum)})
+	u.mu.Unlock()
 }
 
-func (m *multipart) fail(err error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.err == nil {
-		m.err = err
+func (u *upload) fail(err error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.err == nil {
+		u.err = err
 	}
 }
 
-func (m *multipart) failed() bool { return m.firstErr() != nil }
+func (u *upload) failed() bool { return u.firstErr() != nil }
 
-func (m *multipart) firstErr() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.err
+func (u *upload) firstErr() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.err
 }
 
 // abort runs even when ctx is cancelled: a cancelled backup must not leave an
 // incomplete upload behind.
-func (m *multipart) abort(ctx context.Context) {
+func (u *upload) abort(ctx context.Context) {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	_, _ = m.s.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: aws.String(m.s.bucket), Key: aws.String(m.key), UploadId: m.id})
+	_, _ = u.s.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: aws.String(u.s.bucket), Key: aws.String(u.key), UploadId: u.id})
 }
 
-// bufPool hands one upload at most max part buffers, blocking when all are in
-// use: this is what bounds an upload's memory.
-type bufPool struct {
-	list  *freeList
-	free  chan []byte
-	slots chan struct{}
-}
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-func newBufPool(list *freeList, max int) *bufPool {
-	return &bufPool{list: list, free: make(chan []byte, max), slots: make(chan struct{}, max)}
-}
-
-func (p *bufPool) get() []byte {
-	select {
-	case b := <-p.free:
-		return b
-	default:
-	}
-	select {
-	case b := <-p.free:
-		return b
-	case p.slots <- struct{}{}:
-		return p.list.get()
-	}
-}
-
-func (p *bufPool) put(b []byte) { p.free <- b }
-
-// close hands the upload's buffers back to the store. Called once every part
-// has returned its buffer.
-func (p *bufPool) close() {
-	for {
-		select {
-		case b := <-p.free:
-			p.list.put(b)
-		default:
-			return
-		}
-	}
-}
-
-// freeList keeps part buffers for reuse across uploads.
-type freeList struct {
-	size int64
-	mu   sync.Mutex
-	bufs [][]byte
-}
-
-func (f *freeList) get() []byte {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if n := len(f.bufs); n > 0 {
-		b := f.bufs[n-1]
-		f.bufs = f.bufs[:n-1]
-		return b
-	}
-	return make([]byte, f.size)
-}
-
-func (f *freeList) put(b []byte) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.bufs = append(f.bufs, b[:cap(b)])
+// crc32c is the base64 of b's CRC32C, as S3's checksum headers carry it.
+// CRC32C costs a fraction of sha256 (it runs in hardware), so checking every
+// part on arrival is nearly free.
+func crc32c(b []byte) string {
+	var sum [4]byte
+	binary.BigEndian.PutUint32(sum[:], crc32.Checksum(b, castagnoli))
+	return base64.StdEncoding.EncodeToString(sum[:])
 }

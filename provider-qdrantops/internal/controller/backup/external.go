@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -49,14 +50,18 @@ func (e *external) Observe(ctx context.Context, cr *v1alpha1.Backup) (managed.Ex
 	obs := &cr.Status.AtProvider
 	if meta.WasDeleted(cr) {
 		e.runner.Cancel(key)
-		objs, err := e.store.List(ctx, e.layout(cr).Root())
+		// The backup exists while any object it can prove is its own is
+		// left; other objects under its root are someone else's.
+		left, err := usecase.Owned(ctx, e.store, e.layout(cr), string(cr.UID))
 		if err != nil {
 			return managed.ExternalObservation{}, fmt.Errorf("cannot list the backup's objects: %w", err)
 		}
-		return managed.ExternalObservation{ResourceExists: len(objs) > 0, ResourceUpToDate: true}, nil
+		return managed.ExternalObservation{ResourceExists: len(left) > 0, ResourceUpToDate: true}, nil
 	}
 	if j, ok := e.runner.Get(key); ok {
-		e.observeJob(cr, j.State())
+		if err := e.observeJob(ctx, cr, j.State()); err != nil {
+			return managed.ExternalObservation{}, err
+		}
 		return managed.ExternalObservation{ResourceExists: true, ResourceUpToDate: true}, nil
 	}
 	switch obs.Phase {
@@ -67,42 +72,64 @@ func (e *external) Observe(ctx context.Context, cr *v1alpha1.Backup) (managed.Ex
 	case v1alpha1.BackupFailed:
 		cr.SetConditions(xpv2.Unavailable().WithMessage(obs.Error))
 	default:
-		// The provider restarted mid-backup: resume. Finished shards are
-		// kept, incomplete uploads aborted.
-		if err := e.start(ctx, cr); err != nil {
+		// The provider restarted mid-backup, or an attempt failed and is
+		// to be retried: run again. Finished shards are kept, incomplete
+		// uploads aborted. Every run is counted before it starts, so that
+		// a backup that crashes the provider cannot resume for ever.
+		started, err := e.start(ctx, cr)
+		if err != nil {
 			return managed.ExternalObservation{}, err
 		}
-		e.recorder.Event(cr, event.Normal(reasonResumed, "Resuming the backup after a restart of the provider"))
+		if started {
+			e.recorder.Event(cr, event.Normal(reasonResumed, fmt.Sprintf("Running the backup again (attempt %d of %d)", obs.Attempts, e.deps.MaxAttempts)))
+		}
 	}
 	return managed.ExternalObservation{ResourceExists: true, ResourceUpToDate: true}, nil
 }
 
-// observeJob copies a running or finished job's state into the status.
-func (e *external) observeJob(cr *v1alpha1.Backup, st jobs.State[usecase.Status]) {
+// observeJob copies a running or finished job's state into the status. A
+// finished job is forgotten only once its result is persisted: if the write
+// fails, the next reconcile finds the job and tries again.
+func (e *external) observeJob(ctx context.Context, cr *v1alpha1.Backup, st jobs.State[jobResult]) error {
 	obs := &cr.Status.AtProvider
-	apply(obs, st.Progress)
+	apply(obs, st.Progress.Status)
 	obs.S3Path = e.s3Path(cr)
 	switch {
 	case st.Queued:
 		obs.Phase = v1alpha1.BackupQueued
-		msg := "Waiting for the Qdrant cluster"
-		if st.Behind != "" {
-			msg = fmt.Sprintf("Waiting for %s to finish: one backup or restore runs per Qdrant cluster at a time", st.Behind)
-		}
-		cr.SetConditions(xpv2.Creating().WithMessage(msg))
+		cr.SetConditions(xpv2.Creating().WithMessage(queueMessage(cr.Namespace, st.Behind, time.Since(st.QueuedSince))))
+		return nil
 	case !st.Done:
 		obs.Phase = v1alpha1.BackupInProgress
-		cr.SetConditions(xpv2.Creating().WithMessage(progressMessage(obs.Progress, st.Progress.Retrying)))
+		cr.SetConditions(xpv2.Creating().WithMessage(progressMessage(obs.Progress, st.Progress.Status.Retrying)))
+		return nil
 	case st.Err == nil:
 		e.completed(cr, st.Progress)
 	default:
 		e.failed(cr, st.Err)
 	}
+	if err := e.kube.Status().Update(ctx, cr); err != nil {
+		return fmt.Errorf("cannot record the backup's result: %w", err)
+	}
+	e.runner.Forget(string(cr.UID))
+	e.announce(cr, st)
+	return nil
 }
 
-func (e *external) completed(cr *v1alpha1.Backup, st usecase.Status) {
+// queueMessage says what a queued backup waits for. It names the job ahead
+// only when it is of the same namespace: another tenant's backups are none
+// of this one's business.
+func queueMessage(namespace, behind string, waited time.Duration) string {
+	ahead := "another backup or restore of this Qdrant cluster"
+	if ns, name, ok := strings.Cut(behind, "/"); ok && ns == namespace {
+		ahead = name
+	}
+	return fmt.Sprintf("Waiting for %s to finish (waited %s): one backup or restore runs per Qdrant cluster at a time", ahead, waited.Round(time.Second))
+}
+
+func (e *external) completed(cr *v1alpha1.Backup, res jobResult) {
 	obs := &cr.Status.AtProvider
-	e.runner.Forget(string(cr.UID))
+	st := res.Status
 	obs.Phase = v1alpha1.BackupCompleted
 	now := metav1.NewTime(time.Now().UTC())
 	done := now
@@ -112,23 +139,19 @@ func (e *external) completed(cr *v1alpha1.Backup, st usecase.Status) {
 	obs.CompletionTime = &done
 	obs.Error = ""
 	obs.ManifestKey = e.layout(cr).ManifestKey()
-	obs.Verification = &v1alpha1.Verification{Verified: true, Time: &now, Message: fmt.Sprintf("manifest read back; %d shard objects present with their recorded sizes", st.ShardsDone)}
+	obs.Verification = &v1alpha1.Verification{Verified: true, Time: &now, Message: verifiedMessage(res.Verified)}
 	cr.SetConditions(xpv2.Available())
-	labels := []string{cr.Namespace, e.layout(cr).Cluster}
-	if e.metrics != nil {
-		e.metrics.BackupBytes.WithLabelValues(labels...).Add(float64(st.BytesDone))
-		e.metrics.BackupLastSuccess.WithLabelValues(labels...).Set(float64(done.Unix()))
-		if obs.StartTime != nil {
-			e.metrics.BackupDuration.WithLabelValues(labels...).Observe(done.Sub(obs.StartTime.Time).Seconds())
-		}
+}
+
+func verifiedMessage(v usecase.Verified) string {
+	if v.Mode == usecase.VerifyContent {
+		return fmt.Sprintf("manifest read back; %d shard objects (%s) read back, each matching its sha256", v.Shards, humanBytes(v.Bytes))
 	}
-	e.recorder.Event(cr, event.Normal(reasonCompleted, fmt.Sprintf("Backed up %d shards (%s) to %s", st.ShardsDone, obs.Size, obs.S3Path)))
+	return fmt.Sprintf("manifest read back; %d shard objects present with their recorded sizes", v.Shards)
 }
 
 func (e *external) failed(cr *v1alpha1.Backup, err error) {
 	obs := &cr.Status.AtProvider
-	e.runner.Forget(string(cr.UID))
-	obs.Attempts++
 	msg := err.Error()
 	if errors.Is(err, context.Canceled) {
 		msg = "the backup was interrupted"
@@ -137,10 +160,6 @@ func (e *external) failed(cr *v1alpha1.Backup, err error) {
 		obs.Phase = v1alpha1.BackupFailed
 		obs.Error = fmt.Sprintf("%s (after %d attempts)", msg, obs.Attempts)
 		cr.SetConditions(xpv2.Unavailable().WithMessage(obs.Error))
-		if e.metrics != nil {
-			e.metrics.BackupFailures.WithLabelValues(cr.Namespace, e.layout(cr).Cluster).Inc()
-		}
-		e.recorder.Event(cr, event.Warning(reasonFailed, errors.New(obs.Error)))
 		return
 	}
 	// Pending: the next reconcile starts another attempt, which keeps the
@@ -148,16 +167,49 @@ func (e *external) failed(cr *v1alpha1.Backup, err error) {
 	obs.Phase = v1alpha1.BackupPending
 	obs.Error = msg
 	cr.SetConditions(xpv2.Creating().WithMessage(fmt.Sprintf("Attempt %d of %d failed, retrying: %s", obs.Attempts, e.deps.MaxAttempts, msg)))
-	e.recorder.Event(cr, event.Warning(reasonRetrying, errors.New(msg)))
+}
+
+// announce emits the Event and metrics of a result, once it is persisted.
+func (e *external) announce(cr *v1alpha1.Backup, st jobs.State[jobResult]) {
+	obs := &cr.Status.AtProvider
+	labels := []string{cr.Namespace, metricCluster(cr)}
+	switch obs.Phase {
+	case v1alpha1.BackupCompleted:
+		if e.metrics != nil {
+			e.metrics.BackupBytes.WithLabelValues(labels...).Add(float64(st.Progress.Status.BytesDone))
+			e.metrics.BackupLastSuccess.WithLabelValues(labels...).Set(float64(obs.CompletionTime.Unix()))
+			if obs.StartTime != nil {
+				e.metrics.BackupDuration.WithLabelValues(labels...).Observe(obs.CompletionTime.Sub(obs.StartTime.Time).Seconds())
+			}
+		}
+		e.recorder.Event(cr, event.Normal(reasonCompleted, fmt.Sprintf("Backed up %d shards (%s) to %s", st.Progress.Status.ShardsDone, obs.Size, obs.S3Path)))
+	case v1alpha1.BackupFailed:
+		if e.metrics != nil {
+			e.metrics.BackupFailures.WithLabelValues(labels...).Inc()
+		}
+		e.recorder.Event(cr, event.Warning(reasonFailed, errors.New(obs.Error)))
+	default:
+		e.recorder.Event(cr, event.Warning(reasonRetrying, errors.New(obs.Error)))
+	}
+}
+
+// metricCluster is the cluster label of a backup's metrics: the name of its
+// QdrantCluster, or for an explicit connection the Backup's own name. Both
+// are Kubernetes names; a URL host never becomes a label.
+func metricCluster(cr *v1alpha1.Backup) string {
+	if r := cr.Spec.ForProvider.ClusterRef; r != nil {
+		return r.Name
+	}
+	return cr.Name
 }
 
 // observeCompleted verifies that a completed backup's manifest is still
 // there, and deletes the Backup once its retention has passed.
 func (e *external) observeCompleted(ctx context.Context, cr *v1alpha1.Backup) error {
 	obs := &cr.Status.AtProvider
-	if days := cr.Spec.ForProvider.RetentionDays; days != nil && obs.CompletionTime != nil &&
-		time.Since(obs.CompletionTime.Time) > time.Duration(*days)*24*time.Hour {
-		e.recorder.Event(cr, event.Normal(reasonExpired, fmt.Sprintf("Deleting the backup: it is older than its retention of %d days", *days)))
+	if expired(obs.CompletionTime, cr.Spec.ForProvider.RetentionDays, time.Now()) {
+		days := *cr.Spec.ForProvider.RetentionDays
+		e.recorder.Event(cr, event.Normal(reasonExpired, fmt.Sprintf("Deleting the backup: it is older than its retention of %d days", days)))
 		return e.kube.Delete(ctx, cr)
 	}
 	if _, err := e.store.Head(ctx, e.layout(cr).ManifestKey()); err != nil {
@@ -168,11 +220,24 @@ func (e *external) observeCompleted(ctx context.Context, cr *v1alpha1.Backup) er
 	return nil
 }
 
+// expired says whether a backup completed at done has outlived its
+// retention of days. Days are added as calendar days, never multiplied into a
+// Duration, which overflows past 106,751 days.
+func expired(done *metav1.Time, days *int32, now time.Time) bool {
+	if done == nil || days == nil || *days <= 0 {
+		return false
+	}
+	return now.After(done.AddDate(0, 0, int(*days)))
+}
+
 func (e *external) Create(ctx context.Context, cr *v1alpha1.Backup) (managed.ExternalCreation, error) {
-	if err := e.start(ctx, cr); err != nil {
+	started, err := e.start(ctx, cr)
+	if err != nil {
 		return managed.ExternalCreation{}, err
 	}
-	e.recorder.Event(cr, event.Normal(reasonStarted, "Started backing up to "+e.s3Path(cr)))
+	if started {
+		e.recorder.Event(cr, event.Normal(reasonStarted, "Started backing up to "+e.s3Path(cr)))
+	}
 	return managed.ExternalCreation{}, nil
 }
 
@@ -180,21 +245,58 @@ func (e *external) s3Path(cr *v1alpha1.Backup) string {
 	return "s3://" + cr.Spec.ForProvider.Storage.S3.Bucket + "/" + e.layout(cr).Root()
 }
 
-// start checks what can be checked at once, then starts the backup job.
-func (e *external) start(ctx context.Context, cr *v1alpha1.Backup) error {
+// jobResult is what a backup job reports: its progress and, once done, what
+// verification checked.
+type jobResult struct {
+	Status   usecase.Status
+	Verified usecase.Verified
+}
+
+// start checks what can be checked at once, counts the attempt in the
+// persisted status, then starts the backup job. It reports false when the
+// attempts are used up and the backup is marked Failed instead.
+func (e *external) start(ctx context.Context, cr *v1alpha1.Backup) (bool, error) {
 	fp := cr.Spec.ForProvider
+	obs := &cr.Status.AtProvider
+	l := e.layout(cr)
+	if err := l.Validate(); err != nil {
+		return false, &clients.ConfigError{Msg: "the backup's object keys would be invalid: " + err.Error()}
+	}
+	if obs.Attempts >= e.deps.MaxAttempts {
+		obs.Phase = v1alpha1.BackupFailed
+		if obs.Error == "" {
+			obs.Error = "the provider stopped during every attempt"
+		}
+		obs.Error = fmt.Sprintf("%s (after %d attempts)", strings.TrimSuffix(obs.Error, fmt.Sprintf(" (after %d attempts)", obs.Attempts)), obs.Attempts)
+		cr.SetConditions(xpv2.Unavailable().WithMessage(obs.Error))
+		if err := e.kube.Status().Update(ctx, cr); err != nil {
+			return false, fmt.Errorf("cannot record the backup's failure: %w", err)
+		}
+		e.recorder.Event(cr, event.Warning(reasonFailed, errors.New(obs.Error)))
+		return false, nil
+	}
 	target, err := clients.QdrantTarget(ctx, e.kube, cr.Namespace, fp.ClusterRef, fp.Connection)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := e.store.CheckBucket(ctx); err != nil {
-		return err
+		return false, err
+	}
+	obs.Attempts++
+	if obs.StartTime == nil {
+		now := metav1.NewTime(time.Now().UTC())
+		obs.StartTime = &now
+	}
+	obs.Phase = v1alpha1.BackupQueued
+	if err := e.kube.Status().Update(ctx, cr); err != nil {
+		return false, fmt.Errorf("cannot record the backup's attempt: %w", err)
 	}
 	req := usecase.Request{
-		Layout:     e.layout(cr),
+		Layout:     l,
 		Backup:     manifest.BackupRef{Namespace: cr.Namespace, Name: cr.Name, UID: string(cr.UID)},
 		Cluster:    target.Name,
 		RetryDelay: e.deps.RetryDelay,
+		StartedAt:  obs.StartTime.Time,
 	}
 	for _, c := range fp.Collections {
 		req.Collections = append(req.Collections, string(c))
@@ -202,23 +304,28 @@ func (e *external) start(ctx context.Context, cr *v1alpha1.Backup) error {
 	if fp.Parallelism != nil {
 		req.Parallelism = int(*fp.Parallelism)
 	}
+	mode := usecase.VerifySizes
+	if fp.Verify == v1alpha1.VerifyFull {
+		mode = usecase.VerifyContent
+	}
 	st, connect := e.store, e.connect
-	e.runner.Start(string(cr.UID), target.Key, cr.Namespace+"/"+cr.Name, func(ctx context.Context, report func(usecase.Status)) (usecase.Status, error) {
+	e.runner.Start(string(cr.UID), target.Key, cr.Namespace+"/"+cr.Name, func(ctx context.Context, report func(jobResult)) (jobResult, error) {
 		cl, err := connect(ctx, target)
 		if err != nil {
-			return usecase.Status{}, &usecase.Error{Reason: usecase.ReasonQdrantUnreachable, Message: "cannot connect to Qdrant: " + err.Error(), Err: err}
+			return jobResult{}, &usecase.Error{Reason: usecase.ReasonQdrantUnreachable, Message: "cannot connect to Qdrant: " + err.Error(), Err: err}
 		}
 		var last usecase.Status
-		req.Report = func(s usecase.Status) { last = s; report(s) }
+		req.Report = func(s usecase.Status) { last = s; report(jobResult{Status: s}) }
 		if _, err := usecase.Run(ctx, cl, st, req); err != nil {
-			return last, err
+			return jobResult{Status: last}, err
 		}
-		if err := usecase.Verify(ctx, st, req.Layout); err != nil {
-			return last, err
+		v, err := usecase.Verify(ctx, st, req.Layout, req.Backup.UID, mode)
+		if err != nil {
+			return jobResult{Status: last}, err
 		}
-		return last, nil
+		return jobResult{Status: last, Verified: v}, nil
 	})
-	return nil
+	return true, nil
 }
 
 func (e *external) Update(context.Context, *v1alpha1.Backup) (managed.ExternalUpdate, error) {
@@ -228,7 +335,7 @@ func (e *external) Update(context.Context, *v1alpha1.Backup) (managed.ExternalUp
 
 func (e *external) Delete(ctx context.Context, cr *v1alpha1.Backup) (managed.ExternalDelete, error) {
 	e.runner.Cancel(string(cr.UID))
-	n, err := e.store.DeletePrefix(ctx, e.layout(cr).Root())
+	n, err := usecase.Delete(ctx, e.store, e.layout(cr), string(cr.UID))
 	if err != nil {
 		return managed.ExternalDelete{}, fmt.Errorf("cannot delete the backup's objects: %w", err)
 	}

@@ -1,0 +1,130 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/manifest"
+)
+
+// Deleter is what deleting a backup needs of the object store.
+type Deleter interface {
+	Store
+	ListKeys(ctx context.Context, prefix string) ([]string, error)
+	DeleteKeys(ctx context.Context, keys []string) (int, error)
+}
+
+// ownedKeys are the objects under a root that a Backup can prove are its own.
+type ownedKeys struct {
+	manifest string
+	objects  []string
+	sidecars []string
+	// claimed are the shard keys whose sidecar names the Backup, stored or
+	// not (an upload may be incomplete).
+	claimed map[string]bool
+}
+
+func (o ownedKeys) all() []string {
+	var keys []string
+	if o.manifest != "" {
+		keys = append(keys, o.manifest)
+	}
+	return append(append(keys, o.objects...), o.sidecars...)
+}
+
+// findOwned lists the root and keeps what belongs to the Backup with uid: its
+// manifest if the manifest names it, and each shard object whose sidecar
+// names it, with the sidecar.
+func findOwned(ctx context.Context, s Deleter, l manifest.Layout, uid string) (ownedKeys, error) {
+	if err := l.Validate(); err != nil {
+		return ownedKeys{}, &Error{Reason: ReasonInvalidLocation, Message: "the backup's location is invalid: " + err.Error(), Permanent: true, Err: err}
+	}
+	if uid == "" {
+		return ownedKeys{}, &Error{Reason: ReasonInvalidLocation, Message: "the backup has no uid", Permanent: true}
+	}
+	root := l.Root()
+	keys, err := s.ListKeys(ctx, root)
+	if err != nil {
+		return ownedKeys{}, fmt.Errorf("cannot list the backup's objects: %w", err)
+	}
+	present := map[string]bool{}
+	for _, k := range keys {
+		present[k] = true
+	}
+	o := ownedKeys{claimed: map[string]bool{}}
+	for _, k := range keys {
+		obj, ok := strings.CutSuffix(strings.TrimPrefix(k, root), sidecarSuffix)
+		if !ok || !manifest.IsShardObject(obj) {
+			continue
+		}
+		sc, err := readSidecar(ctx, s, l.Key(obj))
+		if isNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return ownedKeys{}, fmt.Errorf("cannot read the sidecar of %s: %w", obj, err)
+		}
+		if sc.BackupUID != uid {
+			continue
+		}
+		o.claimed[l.Key(obj)] = true
+		if present[l.Key(obj)] {
+			o.objects = append(o.objects, l.Key(obj))
+		}
+		o.sidecars = append(o.sidecars, k)
+	}
+	if present[l.ManifestKey()] {
+		m, err := readManifest(ctx, s, l)
+		if err != nil && !isNotFound(err) && !errors.Is(err, errForeignManifest) {
+			return ownedKeys{}, fmt.Errorf("cannot read the manifest: %w", err)
+		}
+		if err == nil && m.Backup.UID == uid {
+			o.manifest = l.ManifestKey()
+		}
+	}
+	return o, nil
+}
+
+// Owned returns the keys of the objects that belong to the Backup with uid.
+func Owned(ctx context.Context, s Deleter, l manifest.Layout, uid string) ([]string, error) {
+	o, err := findOwned(ctx, s, l, uid)
+	if err != nil {
+		return nil, err
+	}
+	return o.all(), nil
+}
+
+// Delete removes the objects of the Backup with uid, and only those: its
+// manifest if the manifest names it, and each shard object whose sidecar
+// names it. Whatever else lies under the root (another Backup's objects, a
+// root nested beneath this one) stays. The manifest goes first, so that a
+// deletion cut short never leaves something that looks like a whole backup,
+// and the sidecars last, so that a second try still knows what is whose. It
+// returns how many objects it deleted.
+func Delete(ctx context.Context, s Deleter, l manifest.Layout, uid string) (int, error) {
+	o, err := findOwned(ctx, s, l, uid)
+	if err != nil {
+		return 0, err
+	}
+	deleted := 0
+	if o.manifest != "" {
+		n, err := s.DeleteKeys(ctx, []string{o.manifest})
+		deleted += n
+		if err != nil {
+			return deleted, fmt.Errorf("cannot delete the manifest: %w", err)
+		}
+	}
+	if _, err := s.AbortUploads(ctx, l.Root(), func(k string) bool { return o.claimed[k] }); err != nil {
+		return deleted, fmt.Errorf("cannot abort the backup's incomplete uploads: %w", err)
+	}
+	for _, batch := range [][]string{o.objects, o.sidecars} {
+		n, err := s.DeleteKeys(ctx, batch)
+		deleted += n
+		if err != nil {
+			return deleted, fmt.Errorf("cannot delete the backup's objects: %w", err)
+		}
+	}
+	return deleted, nil
+}

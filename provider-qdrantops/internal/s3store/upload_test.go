@@ -1,0 +1,154 @@
+package s3store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// A cut HTTP body reads as io.ErrUnexpectedEOF. Wherever the cut falls, in
+// the first part (a single PUT), mid-way through a multipart upload or
+// exactly on a part boundary, the upload fails and leaves nothing behind.
+func TestPutStreamCutStreamIsAnError(t *testing.T) {
+	s := newStore(t, "truncated")
+	ctx := context.Background()
+	for name, at := range map[string]int64{
+		"InTheFirstPart":    1000,
+		"MidMultipart":      minPartSize*2 + 100,
+		"OnAPartBoundary":   minPartSize * 2,
+		"AfterTheFirstPart": minPartSize,
+	} {
+		t.Run(name, func(t *testing.T) {
+			key := "cut/" + name
+			_, _, err := s.PutStream(ctx, key, source(&failingReader{r: &pattern{n: 1 << 30}, after: at, err: io.ErrUnexpectedEOF}))
+			if !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Errorf("PutStream of a stream cut after %d bytes: want io.ErrUnexpectedEOF, got %v", at, err)
+			}
+			if _, err := s.Head(ctx, key); !IsNotFound(err) {
+				t.Errorf("Head after a cut stream: want not found, got %v", err)
+			}
+			ups, err := s.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String("truncated"), Prefix: aws.String(key)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ups.Uploads) != 0 {
+				t.Errorf("want no incomplete multipart upload left, got %d", len(ups.Uploads))
+			}
+		})
+	}
+}
+
+// Every object carries a CRC32C that the server checked on arrival.
+func TestPutStreamSendsChecksums(t *testing.T) {
+	s := newStore(t, "checksums")
+	ctx := context.Background()
+	for name, n := range map[string]int64{"SinglePut": 1000, "Multipart": minPartSize*2 + 1} {
+		t.Run(name, func(t *testing.T) {
+			key := "sum/" + name
+			if _, _, err := s.PutStream(ctx, key, source(&pattern{n: n})); err != nil {
+				t.Fatal(err)
+			}
+			out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("checksums"), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if aws.ToString(out.ChecksumCRC32C) == "" {
+				t.Errorf("object %s has no CRC32C checksum", key)
+			}
+		})
+	}
+}
+
+// Uploads that share a budget of two parts all finish, however many run at
+// once, and a waiting upload does not open its source before it holds
+// memory.
+func TestBudgetIsSharedAndNeverDeadlocks(t *testing.T) {
+	if err := srv.CreateBucket(context.Background(), "budget"); err != nil && !strings.Contains(err.Error(), "BucketAlready") {
+		t.Fatal(err)
+	}
+	budget, err := NewBudget(2*minPartSize, minPartSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{
+		Bucket: "budget", Endpoint: srv.Endpoint, Region: srv.Region, UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.SecretKey, ""),
+		Concurrency: 4, Budget: budget,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	// Hold the whole budget: an upload must wait without opening its source.
+	var held [][]byte
+	for range 2 {
+		b, err := budget.acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, b)
+	}
+	opened := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := s.PutStream(ctx, "wait/0", func(context.Context) (io.ReadCloser, error) {
+			close(opened)
+			return io.NopCloser(&pattern{n: 100}), nil
+		})
+		done <- err
+	}()
+	select {
+	case <-opened:
+		t.Fatal("the source was opened while the budget was spent")
+	case <-time.After(200 * time.Millisecond):
+	}
+	for _, b := range held {
+		budget.release(b)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	for i := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := int64(minPartSize*3 + i)
+			size, sum, err := s.PutStream(ctx, fmt.Sprintf("many/%d", i), source(&pattern{n: n}))
+			if err == nil && (size != n || sum != sumOf(n)) {
+				err = fmt.Errorf("upload %d: %d bytes, sha256 %s", i, size, sum)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if n := len(budget.tokens); n != 0 {
+		t.Errorf("%d buffers still lent out after every upload finished", n)
+	}
+}
+
+func TestNewBudgetRefusesLessThanOnePart(t *testing.T) {
+	if _, err := NewBudget(minPartSize-1, minPartSize); err == nil {
+		t.Error("NewBudget: want an error for a budget smaller than one part")
+	}
+}
