@@ -77,6 +77,11 @@ type ProviderConfig struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// Spec says how the provider reaches object storage for the resources of
+	// this namespace. It cannot borrow the provider's own cloud identity
+	// (InjectedIdentity): whoever may create a ProviderConfig in some
+	// namespace would reach every bucket that identity reaches.
+	// +kubebuilder:validation:XValidation:rule="self.credentials.source != 'InjectedIdentity'",message="credentials.source InjectedIdentity is only allowed in a ClusterProviderConfig: it uses the provider's own identity"
 	Spec   ProviderConfigSpec   `json:"spec"`
 	Status ProviderConfigStatus `json:"status,omitempty"`
 }
@@ -102,8 +107,59 @@ type ClusterProviderConfig struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   ProviderConfigSpec   `json:"spec"`
-	Status ProviderConfigStatus `json:"status,omitempty"`
+	Spec   ClusterProviderConfigSpec `json:"spec"`
+	Status ProviderConfigStatus      `json:"status,omitempty"`
+}
+
+// ClusterProviderConfigSpec is a ProviderConfigSpec that a cluster
+// administrator shares with every namespace, with what those namespaces may do
+// with it.
+// +kubebuilder:validation:XValidation:rule="!has(self.credentials.secretRef) || (has(self.credentials.secretRef.__namespace__) && self.credentials.secretRef.__namespace__ != '')",message="a ClusterProviderConfig's credentials.secretRef must name the Secret's namespace"
+type ClusterProviderConfigSpec struct {
+	ProviderConfigSpec `json:",inline"`
+
+	// Tenancy pins what the resources of a namespace may do with this
+	// ClusterProviderConfig. Without it they may use any bucket, key prefix
+	// and endpoint with its credentials.
+	// +optional
+	Tenancy *Tenancy `json:"tenancy,omitempty"`
+}
+
+// Tenancy is what the resources of a namespace may do with a
+// ClusterProviderConfig. A resource asking for anything else is refused
+// with a ConfigError condition that says why.
+type Tenancy struct {
+	// AllowedBuckets the resources may use; empty allows any.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=3
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`
+	AllowedBuckets []string `json:"allowedBuckets,omitempty"`
+
+	// KeyPrefix is put before the key prefix of every resource, so that each
+	// namespace stays under a prefix of its own. "{{namespace}}" stands for
+	// the resource's namespace: "tenants/{{namespace}}/" keeps namespace a
+	// under tenants/a/. It ends with a slash, so that no namespace's prefix
+	// is the beginning of another's.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^([A-Za-z0-9_.-]|\{\{namespace\}\})+(/([A-Za-z0-9_.-]|\{\{namespace\}\})+)*/$`
+	// +kubebuilder:validation:XValidation:rule="!self.split('/').exists(s, s == '.' || s == '..')",message="keyPrefix segments cannot be . or .."
+	KeyPrefix string `json:"keyPrefix,omitempty"`
+
+	// AllowedEndpoints a resource may name in storage.s3.endpoint while it
+	// uses this ClusterProviderConfig's credentials; its own endpoint is
+	// always allowed. A resource with credentials of its own
+	// (credentialsSecretRef) may name any endpoint: it signs with its own
+	// keys.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=512
+	// +kubebuilder:validation:items:Pattern=`^https?://[^\s/@]+(/.*)?$`
+	AllowedEndpoints []string `json:"allowedEndpoints,omitempty"`
 }
 
 // +kubebuilder:object:root=true

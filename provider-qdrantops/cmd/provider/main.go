@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"os"
@@ -46,8 +47,13 @@ func run() error {
 	maxRate := flag.Int("max-reconcile-rate", 10, "reconciles per second, across controllers")
 	metricsAddr := flag.String("metrics-bind-address", "127.0.0.1:8080", "address of the Prometheus metrics endpoint; 0 disables it")
 	probeAddr := flag.String("health-probe-bind-address", "127.0.0.1:8081", "address of the health and readiness probes")
-	leaderElection := flag.Bool("leader-election", false, "elect a leader among replicas")
-	safeStart := flag.Bool("enable-safe-start", os.Getenv("ENABLE_SAFE_START") == "true", "start controllers once their CRDs exist")
+	// One writer: during a rolling update two pods would otherwise run the
+	// same Backup and abort each other's uploads. Off only for local runs.
+	leaderElection := flag.Bool("leader-election", os.Getenv("LEADER_ELECTION") != "false", "elect a leader among replicas; only the leader runs controllers and jobs (LEADER_ELECTION=false turns it off)")
+	leaderNamespace := flag.String("leader-election-namespace", leaderElectionNamespace(), "namespace of the leader election Lease (default: POD_NAMESPACE, else the pod's own, else default)")
+	// The package declares the safe-start capability: Crossplane installs the
+	// managed resources' CRDs only once they are activated.
+	safeStart := flag.Bool("enable-safe-start", os.Getenv("ENABLE_SAFE_START") != "false", "start controllers once their CRDs exist (ENABLE_SAFE_START=false turns it off)")
 	shardRetry := flag.Duration("shard-retry-delay", 5*time.Second, "first wait between tries of a shard transfer")
 	flag.Parse()
 
@@ -72,7 +78,7 @@ func run() error {
 		HealthProbeBindAddress:  *probeAddr,
 		LeaderElection:          *leaderElection,
 		LeaderElectionID:        "provider-qdrantops.ops.qdrantops.io",
-		LeaderElectionNamespace: os.Getenv("POD_NAMESPACE"),
+		LeaderElectionNamespace: *leaderNamespace,
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			// The CRD gate needs names and conditions, not schemas.
 			&extv1.CustomResourceDefinition{}: {Transform: customresourcesgate.TransformStripCRDSchema},
@@ -111,6 +117,19 @@ func run() error {
 	} else if err := qcontroller.Setup(mgr, o, d); err != nil {
 		return err
 	}
-	log.Info("Starting", "metrics", *metricsAddr, "probes", *probeAddr, "safeStart", *safeStart)
+	log.Info("Starting", "metrics", *metricsAddr, "probes", *probeAddr, "safeStart", *safeStart, "leaderElection", *leaderElection, "leaderElectionNamespace", *leaderNamespace)
 	return mgr.Start(ctx)
+}
+
+// leaderElectionNamespace is where the Lease lives: the namespace Crossplane
+// runs the provider in (it sets POD_NAMESPACE), else the pod's own, else
+// "default", which every cluster has, for a provider run by hand.
+func leaderElectionNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	if b, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil && len(bytes.TrimSpace(b)) > 0 {
+		return string(bytes.TrimSpace(b))
+	}
+	return "default"
 }

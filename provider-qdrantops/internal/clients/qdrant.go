@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	kerrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -38,24 +37,21 @@ func QdrantTarget(ctx context.Context, kube client.Reader, namespace string, ref
 }
 
 func fromCluster(ctx context.Context, kube client.Reader, namespace, name string) (Target, error) {
-	// The QdrantCluster must exist when its kind is installed; a provider
-	// installed without the Configuration only needs the connection Secret.
-	xr := &unstructured.Unstructured{}
-	xr.SetGroupVersionKind(qdrantv1alpha1.QdrantClusterGroupVersionKind)
-	if err := kube.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, xr); err != nil {
-		switch {
-		case kerrors.IsNotFound(err):
-			return Target{}, configErr("QdrantCluster %s/%s not found", namespace, name)
-		case meta.IsNoMatchError(err):
-		default:
-			return Target{}, fmt.Errorf("cannot read QdrantCluster %s/%s: %w", namespace, name, err)
-		}
-	}
+	// The QdrantCluster itself is not read: on Crossplane v2 a provider's
+	// ServiceAccount may read its own kinds, Secrets, ConfigMaps, Events and
+	// Leases, and nothing else (packages can no longer ask for more). The
+	// connection Secret the composition writes for the cluster says all the
+	// provider needs, and exists only once the cluster does.
 	secret := qdrantv1alpha1.ConnectionSecretName(name)
-	data, err := secretData(ctx, kube, namespace, secret)
-	if err != nil {
+	s := &corev1.Secret{}
+	if err := kube.Get(ctx, types.NamespacedName{Namespace: namespace, Name: secret}, s); err != nil {
+		if kerrors.IsNotFound(err) {
+			return Target{}, configErr("QdrantCluster %s/%s not found, or not ready: its connection Secret %s does not exist", namespace, name, secret)
+		}
 		return Target{}, fmt.Errorf("cannot read the connection Secret of QdrantCluster %s: %w", name, err)
 	}
+	data := s.Data
+	var err error
 	endpoint := strings.TrimSpace(string(data[qdrantv1alpha1.ConnectionKeyEndpoint]))
 	if endpoint == "" {
 		return Target{}, configErr("Secret %s/%s has no key %q", namespace, secret, qdrantv1alpha1.ConnectionKeyEndpoint)

@@ -27,12 +27,9 @@ func configErr(format string, args ...any) error {
 
 // secretKey reads one key of a Secret.
 func secretKey(ctx context.Context, kube client.Reader, namespace, name, key string) (string, error) {
-	s := &corev1.Secret{}
-	if err := kube.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, s); err != nil {
-		if kerrors.IsNotFound(err) {
-			return "", configErr("Secret %s/%s not found", namespace, name)
-		}
-		return "", fmt.Errorf("cannot read Secret %s/%s: %w", namespace, name, err)
+	s, err := getSecret(ctx, kube, namespace, name)
+	if err != nil {
+		return "", err
 	}
 	v, ok := s.Data[key]
 	if !ok || len(v) == 0 {
@@ -43,6 +40,16 @@ func secretKey(ctx context.Context, kube client.Reader, namespace, name, key str
 
 // secretData reads a whole Secret.
 func secretData(ctx context.Context, kube client.Reader, namespace, name string) (map[string][]byte, error) {
+	s, err := getSecret(ctx, kube, namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	return s.Data, nil
+}
+
+// getSecret reads a Secret. The reader should not be a cache: a cache of
+// Secrets lists and watches every Secret of the cluster.
+func getSecret(ctx context.Context, kube client.Reader, namespace, name string) (*corev1.Secret, error) {
 	s := &corev1.Secret{}
 	if err := kube.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, s); err != nil {
 		if kerrors.IsNotFound(err) {
@@ -50,5 +57,5 @@ func secretData(ctx context.Context, kube client.Reader, namespace, name string)
 		}
 		return nil, fmt.Errorf("cannot read Secret %s/%s: %w", namespace, name, err)
 	}
-	return s.Data, nil
+	return s, nil
 }

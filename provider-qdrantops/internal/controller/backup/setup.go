@@ -6,6 +6,7 @@ package backup
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -47,9 +48,18 @@ func Setup(mgr ctrl.Manager, o controller.Options, d Deps) error {
 	}
 	rec := event.NewAPIRecorder(mgr.GetEventRecorderFor(name))
 	log := o.Logger.WithValues("controller", name)
+	// Secrets, ProviderConfigs and the objects external clients look up are
+	// read from the API server, not through the manager's cache: a cache of
+	// Secrets would list and watch every Secret of the cluster, and hold
+	// them in memory.
+	kube, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(), HTTPClient: mgr.GetHTTPClient()})
+	if err != nil {
+		return fmt.Errorf("cannot create the uncached client of %s: %w", name, err)
+	}
 	conn := &connector{
-		kube:     mgr.GetClient(),
+		kube:     kube,
 		usage:    resource.NewProviderConfigUsageTracker(mgr.GetClient(), &v1alpha1.ProviderConfigUsage{}),
+		stores:   clients.NewCache[store](maxStores),
 		runner:   jobs.NewRunner[usecase.Status](d.Context, d.Slots),
 		recorder: rec,
 		log:      log,
@@ -101,9 +111,18 @@ type store interface {
 	CheckBucket(ctx context.Context) error
 }
 
+// maxStores bounds the object store clients a provider keeps: one per
+// distinct config, bucket and endpoint in use.
+const maxStores = 256
+
 type connector struct {
-	kube     client.Client
-	usage    *resource.ProviderConfigUsageTracker
+	// kube reads without a cache (see Setup).
+	kube  client.Client
+	usage resource.ModernTracker
+	// stores keeps a store per ResolvedStorage identity, so that an
+	// unchanged config reuses its client and credentials across reconciles
+	// (one STS call per expiry under IRSA, not one per poll).
+	stores   *clients.Cache[store]
 	runner   *jobs.Runner[usecase.Status]
 	recorder event.Recorder
 	log      logging.Logger
@@ -117,14 +136,13 @@ func (c *connector) Connect(ctx context.Context, cr *v1alpha1.Backup) (managed.T
 	if err := c.usage.Track(ctx, cr); err != nil {
 		return nil, err
 	}
-	s3 := cr.Spec.ForProvider.Storage.S3
-	cfg, err := clients.Storage(ctx, c.kube, cr.Namespace, cr.GetProviderConfigReference(), s3.Bucket, s3.S3Endpoint)
+	rs, err := clients.ResolveStorage(ctx, c.kube, cr.Namespace, cr.GetProviderConfigReference(), cr.Spec.ForProvider.Storage.S3)
 	if err != nil {
 		return nil, err
 	}
-	st, err := c.newStore(cfg)
+	st, err := c.stores.Get(rs.Identity, func() (store, error) { return c.newStore(rs.Config) })
 	if err != nil {
 		return nil, err
 	}
-	return &external{connector: c, store: st, prefix: s3.Prefix}, nil
+	return &external{connector: c, store: st, prefix: rs.Prefix}, nil
 }
