@@ -94,7 +94,7 @@ func setup(t *testing.T, transport func(http.RoundTripper) http.RoundTripper) *f
 func request(name string, collections ...string) backup.Request {
 	return backup.Request{
 		Layout:      manifest.Layout{Prefix: "prod/", Namespace: "team-a", Cluster: "search", Backup: name},
-		Backup:      manifest.BackupRef{Namespace: "team-a", Name: name},
+		Backup:      manifest.BackupRef{Namespace: "team-a", Name: name, UID: "uid-" + name},
 		Cluster:     "search",
 		Collections: collections,
 		Parallelism: 3,
@@ -278,8 +278,8 @@ func TestBackupWithANodeDown(t *testing.T) {
 	}
 	_, err = backup.Run(context.Background(), f.qc, f.store, request("twodown", "products"))
 	var be *backup.Error
-	if !errors.As(err, &be) || !strings.Contains(be.Message, "products") || !strings.Contains(be.Message, "1") {
-		t.Errorf("want a failure naming the unavailable shards, got %v", err)
+	if !errors.As(err, &be) || !strings.Contains(be.Message, "shard 1 of collection products") {
+		t.Errorf("want a failure naming shard 1 of products, got %v", err)
 	}
 	if n := f.incompleteUploads(t); n != 0 {
 		t.Errorf("%d incomplete multipart uploads left", n)

@@ -14,6 +14,7 @@ import (
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/controller/config"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/jobs"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/metrics"
+	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/s3store"
 )
 
 // Deps are shared by the controllers.
@@ -23,14 +24,38 @@ type Deps struct {
 	Metrics *metrics.Metrics
 	// ShardRetryDelay is the first wait between tries of a shard.
 	ShardRetryDelay time.Duration
+	// Budget bounds the memory of every transfer of the process; nil
+	// means DefaultTransferMemory.
+	Budget *s3store.Budget
+	// MaxQueueWait bounds how long a backup waits for its Qdrant cluster;
+	// zero means DefaultMaxQueueWait.
+	MaxQueueWait time.Duration
 }
+
+// Defaults of Deps.
+const (
+	DefaultTransferMemory = 256 << 20
+	DefaultMaxQueueWait   = 6 * time.Hour
+)
 
 func setups(d Deps) []func(ctrl.Manager, controller.Options) error {
 	slots := jobs.NewSlots()
 	return []func(ctrl.Manager, controller.Options) error{
 		config.Setup,
 		func(mgr ctrl.Manager, o controller.Options) error {
-			return backup.Setup(mgr, o, backup.Deps{Slots: slots, Metrics: d.Metrics, Context: d.Context, RetryDelay: d.ShardRetryDelay})
+			budget := d.Budget
+			if budget == nil {
+				b, err := s3store.NewBudget(DefaultTransferMemory, s3store.DefaultPartSize)
+				if err != nil {
+					return err
+				}
+				budget = b
+			}
+			wait := d.MaxQueueWait
+			if wait <= 0 {
+				wait = DefaultMaxQueueWait
+			}
+			return backup.Setup(mgr, o, backup.Deps{Slots: slots, Metrics: d.Metrics, Context: d.Context, RetryDelay: d.ShardRetryDelay, Budget: budget, MaxQueueWait: wait})
 		},
 	}
 }
