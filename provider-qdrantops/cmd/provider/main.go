@@ -32,6 +32,7 @@ import (
 	qcontroller "github.com/qdrantops/qdrantops/provider-qdrantops/internal/controller"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/memlimit"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/metrics"
+	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/s3store"
 )
 
 func main() {
@@ -55,6 +56,8 @@ func run() error {
 	// managed resources' CRDs only once they are activated.
 	safeStart := flag.Bool("enable-safe-start", os.Getenv("ENABLE_SAFE_START") != "false", "start controllers once their CRDs exist (ENABLE_SAFE_START=false turns it off)")
 	shardRetry := flag.Duration("shard-retry-delay", 5*time.Second, "first wait between tries of a shard transfer")
+	transferMemory := flag.Int64("max-transfer-memory", qcontroller.DefaultTransferMemory, "bytes of part buffers every transfer of the process shares; transfers wait for them, never exceed them")
+	queueWait := flag.Duration("max-queue-wait", qcontroller.DefaultMaxQueueWait, "how long a backup waits for its Qdrant cluster, busy with other backups or restores, before it fails")
 	flag.Parse()
 
 	zl := zap.New(zap.UseDevMode(*debug))
@@ -105,7 +108,11 @@ func run() error {
 		MaxConcurrentReconciles: *maxRate,
 		Features:                &feature.Flags{},
 	}
-	d := qcontroller.Deps{Context: ctx, Metrics: m, ShardRetryDelay: *shardRetry}
+	budget, err := s3store.NewBudget(*transferMemory, s3store.DefaultPartSize)
+	if err != nil {
+		return fmt.Errorf("invalid --max-transfer-memory: %w", err)
+	}
+	d := qcontroller.Deps{Context: ctx, Metrics: m, ShardRetryDelay: *shardRetry, Budget: budget, MaxQueueWait: *queueWait}
 	if *safeStart {
 		o.Gate = new(gate.Gate[schema.GroupVersionKind])
 		if err := customresourcesgate.Setup(mgr, o); err != nil {
