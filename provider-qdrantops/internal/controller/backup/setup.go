@@ -38,6 +38,10 @@ type Deps struct {
 	MaxAttempts int32
 	// RetryDelay is the first wait between the tries of a shard.
 	RetryDelay time.Duration
+	// Budget bounds the part buffers of every upload of the process.
+	Budget *s3store.Budget
+	// MaxQueueWait bounds how long a backup waits for its Qdrant cluster.
+	MaxQueueWait time.Duration
 }
 
 // Setup adds the Backup controller.
@@ -60,12 +64,15 @@ func Setup(mgr ctrl.Manager, o controller.Options, d Deps) error {
 		kube:     kube,
 		usage:    resource.NewProviderConfigUsageTracker(mgr.GetClient(), &v1alpha1.ProviderConfigUsage{}),
 		stores:   clients.NewCache[store](maxStores),
-		runner:   jobs.NewRunner[usecase.Status](d.Context, d.Slots),
+		runner:   jobs.NewRunner[jobResult](d.Context, d.Slots, jobs.WithMaxWait(d.MaxQueueWait)),
 		recorder: rec,
 		log:      log,
 		metrics:  d.Metrics,
 		deps:     d,
-		newStore: func(cfg s3store.Config) (store, error) { return s3store.New(cfg) },
+		newStore: func(cfg s3store.Config) (store, error) {
+			cfg.Budget = d.Budget
+			return s3store.New(cfg)
+		},
 		connect: func(ctx context.Context, t clients.Target) (usecase.Cluster, error) {
 			return qdrantcluster.Connect(ctx, t.Options)
 		},
@@ -100,14 +107,12 @@ func Setup(mgr ctrl.Manager, o controller.Options, d Deps) error {
 		WithOptions(o.ForControllerRuntime()).
 		WithEventFilter(resource.DesiredStateChanged()).
 		For(&v1alpha1.Backup{}).
-		Complete(ratelimiter.NewReconciler(name, r, o.GlobalRateLimiter))
+		Complete(ratelimiter.NewReconciler(name, &cancelOnGone{inner: r, kube: mgr.GetClient(), runner: conn.runner}, o.GlobalRateLimiter))
 }
 
 // store is the object store as the controller uses it.
 type store interface {
-	usecase.Store
-	List(ctx context.Context, prefix string) ([]s3store.ObjectInfo, error)
-	DeletePrefix(ctx context.Context, prefix string) (int, error)
+	usecase.Deleter
 	CheckBucket(ctx context.Context) error
 }
 
@@ -123,7 +128,7 @@ type connector struct {
 	// unchanged config reuses its client and credentials across reconciles
 	// (one STS call per expiry under IRSA, not one per poll).
 	stores   *clients.Cache[store]
-	runner   *jobs.Runner[usecase.Status]
+	runner   *jobs.Runner[jobResult]
 	recorder event.Recorder
 	log      logging.Logger
 	metrics  *metrics.Metrics
