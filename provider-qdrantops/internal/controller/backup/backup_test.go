@@ -94,18 +94,20 @@ func TestMain(m *testing.M) {
 			}
 		}
 		return func() { emu.Close(); srv.Stop(); _ = os.RemoveAll(dir) }, nil
-	})
+	}, bindProvider)
 }
 
 // startProvider runs the provider's controllers in this process until the
-// returned function stops them, as a provider process would.
+// returned function stops them, as a provider process would: as its
+// ServiceAccount, with only the permissions Crossplane grants its package
+// (see bindProvider).
 func startProvider(t *testing.T) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := funcr.New(func(prefix, args string) { _, _ = fmt.Fprintln(logs, prefix, args) }, funcr.Options{Verbosity: 1})
 	ctrl.SetLogger(log)
 	// Each test starts a provider of its own, as a restarted process would.
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+	mgr, err := ctrl.NewManager(env.As(providerAccount), ctrl.Options{
 		Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}, Logger: log,
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
