@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,7 +20,6 @@ import (
 
 	"github.com/qdrantops/qdrantops/cluster/qdrantemu"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/backup"
-	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/manifest"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/qdrantcluster"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/s3store"
 )
@@ -32,12 +28,22 @@ const (
 	benchShards   = 4
 	benchPadding  = 64 << 20 // per shard
 	benchPartSize = 8 << 20
+	// benchRounds of plain copy and backup, alternating which goes first:
+	// an odd number, so that the median is one round's figure.
+	benchRounds = 5
+	// benchBudget is the provider's default --max-transfer-memory.
+	benchBudget = 256 << 20
 )
 
 // BenchmarkBackupVsPlainCopy moves the same shard snapshots from the emulator
-// to the S3 server twice per iteration: once as a plain streaming copy (GET,
-// multipart upload, nothing else) and once as a backup (planning, sha256,
-// sidecars, manifest, verification), and reports the ratio of throughputs.
+// to the S3 server, benchRounds times each way: once as a plain streaming
+// copy (GET, multipart upload, nothing else) and once as a backup (planning,
+// sha256, tar end check, checksums, sidecars, manifest, verification of
+// sizes). Rounds alternate which goes first, so that neither always runs on
+// a warm page cache or a cold one. Each side's throughput is its own bytes
+// over its own time; the ratio printed is the median of the rounds' ratios.
+// Then each backup is verified in full (every object read back and hashed),
+// and its time is printed relative to the backup's.
 func BenchmarkBackupVsPlainCopy(b *testing.B) {
 	ctx := context.Background()
 	emu, err := qdrantemu.Start(qdrantemu.Options{Nodes: 1, Dir: b.TempDir()})
@@ -52,8 +58,12 @@ func BenchmarkBackupVsPlainCopy(b *testing.B) {
 	if err := srv.CreateBucket(ctx, "bench"); err != nil && !strings.Contains(err.Error(), "BucketAlready") {
 		b.Fatal(err)
 	}
+	budget, err := s3store.NewBudget(benchBudget, benchPartSize)
+	if err != nil {
+		b.Fatal(err)
+	}
 	st, err := s3store.New(s3store.Config{Bucket: "bench", Endpoint: srv.Endpoint, UsePathStyle: true, Region: srv.Region,
-		Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.SecretKey, ""), PartSize: benchPartSize})
+		Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.SecretKey, ""), Budget: budget})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -61,48 +71,103 @@ func BenchmarkBackupVsPlainCopy(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var plain, full time.Duration
-	var bytesMoved int64
+
+	var ratios, plainMiBs, backupMiBs, verifyCosts []float64
 	for i := 0; i < b.N; i++ {
-		// Alternate which goes first, so that warm-up favours neither.
-		var n int64
-		runPlain := func() {
-			start := time.Now()
-			var err error
-			if n, err = plainCopy(ctx, emu.URLs()[0], "big", fmt.Sprintf("plain/%d/", i)); err != nil {
-				b.Fatal(err)
+		for round := 0; round < benchRounds; round++ {
+			var plain, full side
+			runPlain := func() {
+				plain = timed(func() (int64, error) {
+					return plainCopy(ctx, emu.URLs()[0], "big", fmt.Sprintf("plain/%d-%d/", i, round))
+				})
 			}
-			plain += time.Since(start)
-		}
-		runBackup := func() {
-			start := time.Now()
-			req := request(fmt.Sprintf("bench-%d", i))
+			req := request(fmt.Sprintf("bench-%d-%d", i, round))
+			req.Backup.UID = fmt.Sprintf("uid-bench-%d-%d", i, round)
 			req.Parallelism = benchShards
-			m, err := backup.Run(ctx, qc, st, req)
-			if err == nil {
-				err = backup.Verify(ctx, st, req.Layout)
+			runBackup := func() {
+				full = timed(func() (int64, error) {
+					m, err := backup.Run(ctx, qc, st, req)
+					if err != nil {
+						return 0, err
+					}
+					_, err = backup.Verify(ctx, st, req.Layout, req.Backup.UID, backup.VerifySizes)
+					return m.SizeBytes(), err
+				})
 			}
-			if err != nil {
+			if round%2 == 0 {
+				runPlain()
+				runBackup()
+			} else {
+				runBackup()
+				runPlain()
+			}
+			for name, s := range map[string]side{"plain copy": plain, "backup": full} {
+				if s.err != nil {
+					b.Fatalf("round %d, %s: %v", round, name, s.err)
+				}
+				// Both move the same four snapshots; a side that moved less
+				// would look faster than it is.
+				if s.bytes < benchShards*benchPadding {
+					b.Fatalf("round %d, %s moved %d bytes, want at least the padding (%d)", round, name, s.bytes, benchShards*benchPadding)
+				}
+			}
+			verify := timed(func() (int64, error) {
+				v, err := backup.Verify(ctx, st, req.Layout, req.Backup.UID, backup.VerifyContent)
+				return v.Bytes, err
+			})
+			if verify.err != nil {
+				b.Fatalf("round %d, full verification: %v", round, verify.err)
+			}
+			if verify.bytes != full.bytes {
+				b.Fatalf("round %d: full verification read %d bytes, the backup wrote %d", round, verify.bytes, full.bytes)
+			}
+			ratios = append(ratios, full.mibps()/plain.mibps())
+			plainMiBs = append(plainMiBs, plain.mibps())
+			backupMiBs = append(backupMiBs, full.mibps())
+			verifyCosts = append(verifyCosts, verify.took.Seconds()/full.took.Seconds()*100)
+			b.Logf("round %d: plain copy %d bytes in %v (%.0f MiB/s), backup %d bytes in %v (%.0f MiB/s), full verification %v",
+				round, plain.bytes, plain.took.Round(time.Millisecond), plain.mibps(), full.bytes, full.took.Round(time.Millisecond), full.mibps(), verify.took.Round(time.Millisecond))
+			// Later rounds write into a bucket no fuller than the first did.
+			if _, err := st.DeletePrefix(ctx, ""); err != nil {
 				b.Fatal(err)
 			}
-			full += time.Since(start)
-			if got := m.SizeBytes(); got < benchShards*benchPadding {
-				b.Fatalf("backup moved %d bytes, want at least the padding", got)
-			}
 		}
-		if i%2 == 0 {
-			runPlain()
-			runBackup()
-		} else {
-			runBackup()
-			runPlain()
-		}
-		bytesMoved += n
 	}
-	mbps := func(d time.Duration) float64 { return float64(bytesMoved) / d.Seconds() / (1 << 20) }
-	b.ReportMetric(mbps(plain), "plain-MiB/s")
-	b.ReportMetric(mbps(full), "backup-MiB/s")
-	b.ReportMetric(plain.Seconds()/full.Seconds(), "backup/plain")
+	ratio := median(ratios)
+	b.ReportMetric(median(plainMiBs), "plain-MiB/s")
+	b.ReportMetric(median(backupMiBs), "backup-MiB/s")
+	b.ReportMetric(ratio, "backup/plain")
+	b.ReportMetric(median(verifyCosts), "verify-full-%")
+	// One line each, for scripts: `make bench` keeps them in bench-results.txt.
+	fmt.Printf("throughput ratio: %.3f\n", ratio)
+	fmt.Printf("verify full cost: %.0f%% of backup time\n", median(verifyCosts))
+}
+
+// side is one timed transfer.
+type side struct {
+	bytes int64
+	took  time.Duration
+	err   error
+}
+
+func (s side) mibps() float64 { return float64(s.bytes) / s.took.Seconds() / (1 << 20) }
+
+func timed(f func() (int64, error)) side {
+	start := time.Now()
+	n, err := f()
+	return side{bytes: n, took: time.Since(start), err: err}
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // plainCopy streams every shard of a collection into the bucket with bare
@@ -194,107 +259,4 @@ func copyShard(ctx context.Context, c *s3.Client, url, key string) (int64, error
 	sort.Slice(parts, func(i, j int) bool { return aws.ToInt32(parts[i].PartNumber) < aws.ToInt32(parts[j].PartNumber) })
 	_, err = c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("bench"), Key: aws.String(key), UploadId: up.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
 	return total, err
-}
-
-// BenchmarkBackupPeakRSS backs up a 64 MiB and a 4 GiB collection, each in a
-// process of its own (this test binary, re-executed) so that its peak
-// resident memory (VmHWM) is the backup engine's alone: the emulator and the
-// S3 server run elsewhere. Memory must not grow with the collection's size.
-func BenchmarkBackupPeakRSS(b *testing.B) {
-	ctx := context.Background()
-	if err := srv.CreateBucket(ctx, "rss"); err != nil && !strings.Contains(err.Error(), "BucketAlready") {
-		b.Fatal(err)
-	}
-	peak := map[int64]float64{}
-	for _, total := range []int64{64 << 20, 1 << 30, 4 << 30} {
-		emu, err := qdrantemu.Start(qdrantemu.Options{Nodes: 3, Dir: b.TempDir()})
-		if err != nil {
-			b.Fatal(err)
-		}
-		// Four shards, transferred four at a time: with 16 MiB shards the
-		// small backup already runs the pipeline in its steady state (two
-		// parts per shard), so what is compared is growth with size alone.
-		if err := emu.AddSample(qdrantemu.Sample{Name: "c", ShardNumber: 4, ReplicationFactor: 1, Points: 2000, Dim: 8}); err != nil {
-			b.Fatal(err)
-		}
-		emu.SetSnapshotPadding("c", total/4)
-		cmd := exec.Command(os.Args[0], "-test.run=^TestBackupProcess$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "BACKUP_PROCESS_URLS="+strings.Join(emu.URLs(), ","), fmt.Sprintf("BACKUP_PROCESS_NAME=rss-%d", total),
-			"S3_TEST_ENDPOINT="+srv.Endpoint, "S3_TEST_ACCESS="+srv.AccessKey, "S3_TEST_SECRET="+srv.SecretKey)
-		out, err := cmd.CombinedOutput()
-		emu.Close()
-		if err != nil {
-			b.Fatalf("backup process: %v\n%s", err, out)
-		}
-		b.Logf("%d bytes: %s", total, strings.Join(grepLines(string(out), "MiB=", "VmHWM"), "; "))
-		_, after, ok := strings.Cut(string(out), "VmHWM-kB=")
-		if !ok {
-			b.Fatalf("no VmHWM in output:\n%s", out)
-		}
-		kb, _ := strconv.ParseFloat(strings.Fields(after)[0], 64)
-		peak[total] = kb / 1024
-	}
-	b.Logf("peak RSS: %.1f MiB backing up 64 MiB, %.1f MiB backing up 1 GiB, %.1f MiB backing up 4 GiB", peak[64<<20], peak[1<<30], peak[4<<30])
-	b.ReportMetric(peak[64<<20], "peakRSS-64MiB-MiB")
-	b.ReportMetric(peak[1<<30], "peakRSS-1GiB-MiB")
-	b.ReportMetric(peak[4<<30], "peakRSS-4GiB-MiB")
-	b.ReportMetric((peak[4<<30]-peak[64<<20])/peak[64<<20]*100, "growth-64MiB-to-4GiB-%")
-	// Memory is part buffers (two parts per shard in flight) plus the
-	// garbage collector's slack, which fills as garbage accumulates: it
-	// levels off below twice the live heap. Four times the data must not
-	// come near four times the memory; buffering whole shards would.
-	growth := (peak[4<<30] - peak[1<<30]) / peak[1<<30] * 100
-	b.ReportMetric(growth, "growth-1GiB-to-4GiB-%")
-	if growth >= 50 {
-		b.Errorf("peak RSS grew %.1f%% from a 1 GiB to a 4 GiB backup: memory follows the data", growth)
-	}
-}
-
-// TestBackupProcess is the child of BenchmarkBackupPeakRSS; it does nothing
-// in a normal test run.
-func TestBackupProcess(t *testing.T) {
-	urls := os.Getenv("BACKUP_PROCESS_URLS")
-	if urls == "" {
-		t.Skip("runs as the child process of BenchmarkBackupPeakRSS")
-	}
-	ctx := context.Background()
-	peers := strings.Split(urls, ",")
-	qc, err := qdrantcluster.Connect(ctx, qdrantcluster.Options{URL: peers[0], PeerURLs: peers})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := s3store.New(s3store.Config{Bucket: "rss", Endpoint: os.Getenv("S3_TEST_ENDPOINT"), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(os.Getenv("S3_TEST_ACCESS"), os.Getenv("S3_TEST_SECRET"), "")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := backup.Request{Layout: manifest.Layout{Namespace: "bench", Cluster: "rss", Backup: os.Getenv("BACKUP_PROCESS_NAME")}, Parallelism: 4}
-	if _, err := backup.Run(ctx, qc, st, req); err != nil {
-		t.Fatal(err)
-	}
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	fmt.Printf("heap-sys-MiB=%d heap-inuse-MiB=%d stack-MiB=%d total-alloc-MiB=%d num-gc=%d\n", ms.HeapSys>>20, ms.HeapInuse>>20, ms.StackSys>>20, ms.TotalAlloc>>20, ms.NumGC)
-	status, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range strings.Split(string(status), "\n") {
-		if strings.HasPrefix(l, "VmHWM:") {
-			fmt.Printf("VmHWM-kB=%s\n", strings.Fields(l)[1])
-		}
-	}
-}
-
-func grepLines(s string, subs ...string) []string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		for _, sub := range subs {
-			if strings.Contains(l, sub) {
-				out = append(out, strings.TrimSpace(l))
-				break
-			}
-		}
-	}
-	return out
 }
