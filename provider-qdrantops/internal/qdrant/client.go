@@ -17,8 +17,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -41,7 +43,28 @@ type Config struct {
 	// Sleep waits between retries; tests replace it. The default waits on a
 	// timer or until ctx is done.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// ResponseHeaderTimeout bounds the wait for an answer's headers once the
+	// request is sent, so that a node that accepts a request and never
+	// answers fails the call instead of holding it forever. Zero means
+	// DefaultResponseHeaderTimeout, negative no bound. Calls with wait=true
+	// are not bounded by it: Qdrant answers them only when the operation
+	// (a snapshot, a recovery) is done, which may take hours; their context
+	// bounds them. A snapshot stream or download waits for the longer of
+	// this and IdleReadTimeout, since Qdrant may start the archive first.
+	ResponseHeaderTimeout time.Duration
+	// IdleReadTimeout fails the reading of a response body (a snapshot
+	// stream, a JSON answer) that delivers no byte for this long while it is
+	// being read. Time the caller spends between reads does not count. Zero
+	// means DefaultIdleReadTimeout, negative no bound.
+	IdleReadTimeout time.Duration
 }
+
+// Deadline defaults. Qdrant itself gives up on a recovery download after 60 s
+// without data (API.md 1.6); twice that leaves room for a busy node.
+const (
+	DefaultResponseHeaderTimeout = 60 * time.Second
+	DefaultIdleReadTimeout       = 2 * time.Minute
+)
 
 // Client talks to one Qdrant node. It is safe for concurrent use.
 type Client struct {
@@ -50,6 +73,9 @@ type Client struct {
 	hc     *http.Client
 	retry  RetryPolicy
 	sleep  func(ctx context.Context, d time.Duration) error
+	// headerTimeout and idleTimeout are 0 when unbounded.
+	headerTimeout time.Duration
+	idleTimeout   time.Duration
 }
 
 // New validates cfg and returns a Client.
@@ -66,7 +92,22 @@ func New(cfg Config) (*Client, error) {
 	if sleep == nil {
 		sleep = sleepContext
 	}
-	return &Client{base: base, apiKey: cfg.APIKey, hc: hc, retry: cfg.Retry.withDefaults(), sleep: sleep}, nil
+	return &Client{
+		base: base, apiKey: cfg.APIKey, hc: hc, retry: cfg.Retry.withDefaults(), sleep: sleep,
+		headerTimeout: orDefault(cfg.ResponseHeaderTimeout, DefaultResponseHeaderTimeout),
+		idleTimeout:   orDefault(cfg.IdleReadTimeout, DefaultIdleReadTimeout),
+	}, nil
+}
+
+// orDefault maps a configured timeout to the one used: 0 for none.
+func orDefault(d, def time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return def
+	case d < 0:
+		return 0
+	}
+	return d
 }
 
 // BaseURL returns the node's base URL without a trailing slash.
@@ -142,7 +183,20 @@ type request struct {
 	query      url.Values
 	body       []byte // JSON body, resent on retries
 	idempotent bool   // may be retried
+	stream     bool   // a snapshot body: the headers may wait for the archive to start
 	secrets    []string
+}
+
+// headerWaitFor is how long r may wait for its answer's headers; 0 for no
+// bound.
+func (c *Client) headerWaitFor(r *request) time.Duration {
+	if r.query.Get("wait") == "true" {
+		return 0
+	}
+	if r.stream && c.headerTimeout > 0 && c.idleTimeout > c.headerTimeout {
+		return c.idleTimeout
+	}
+	return c.headerTimeout
 }
 
 func (r *request) scrub(c *Client) func(string) string {
@@ -150,14 +204,22 @@ func (r *request) scrub(c *Client) func(string) string {
 }
 
 // send performs one attempt and returns a 2xx response, or a typed error
-// after reading (a bounded part of) the error body.
+// after reading (a bounded part of) the error body. The response's body fails
+// with a *TimeoutError when it stalls; closing it releases the request.
 func (c *Client) send(ctx context.Context, r *request, body io.Reader, contentType string) (*http.Response, error) {
 	target := c.base + r.path
 	if len(r.query) > 0 {
 		target += "?" + r.query.Encode()
 	}
+	// Deadlines cancel this context with a *TimeoutError as its cause.
+	ctx, cancel := context.WithCancelCause(ctx)
+	wait := &headerWait{method: r.method, path: r.path, after: c.headerWaitFor(r), cancel: cancel}
+	if wait.after > 0 {
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: wait.start})
+	}
 	req, err := http.NewRequestWithContext(ctx, r.method, target, body)
 	if err != nil {
+		cancel(nil)
 		return nil, fmt.Errorf("cannot build request %s %s: %w", r.method, r.path, sanitizeTransportError(err))
 	}
 	if c.apiKey != "" {
@@ -170,9 +232,16 @@ func (c *Client) send(ctx context.Context, r *request, body io.Reader, contentTy
 		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := c.hc.Do(req)
+	wait.answered()
 	if err != nil {
+		cancel(nil)
+		var timeout *TimeoutError
+		if errors.As(context.Cause(ctx), &timeout) {
+			return nil, timeout
+		}
 		return nil, sanitizeTransportError(err)
 	}
+	resp.Body = newIdleBody(ctx, resp.Body, cancel, c.idleTimeout, r.method, r.path)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		defer resp.Body.Close() //nolint:errcheck // the error body is best effort
 		return nil, errorFromResponse(r.method, r.path, resp, r.scrub(c))
@@ -279,4 +348,96 @@ func collectionPath(collection string) (string, error) {
 // differs per endpoint (true for snapshots, false for points).
 func waitQuery(wait bool) url.Values {
 	return url.Values{"wait": {fmt.Sprint(wait)}}
+}
+
+// headerWait fails a request whose answer's headers do not come within after
+// of the request being written. The clock starts when the whole request, its
+// body included, is on the wire: an upload's own pace never counts.
+type headerWait struct {
+	method, path string
+	after        time.Duration
+	cancel       context.CancelCauseFunc
+
+	mu    sync.Mutex
+	timer *time.Timer
+	done  bool
+}
+
+// start runs when the transport has written the request; again if it writes
+// it anew on another connection.
+func (w *headerWait) start(httptrace.WroteRequestInfo) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return
+	}
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	w.timer = time.AfterFunc(w.after, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if !w.done {
+			w.cancel(&TimeoutError{Method: w.method, Path: w.path, After: w.after})
+		}
+	})
+}
+
+// answered stops the clock once headers (or an error) arrived.
+func (w *headerWait) answered() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.done = true
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
+// idleBody fails a response body that delivers no byte for idle while it is
+// being read, by cancelling its request, which closes the connection and
+// ends the pending Read. Its Close releases the request's context.
+type idleBody struct {
+	ctx          context.Context
+	rc           io.ReadCloser
+	cancel       context.CancelCauseFunc
+	idle         time.Duration
+	method, path string
+	timer        *time.Timer
+}
+
+func newIdleBody(ctx context.Context, rc io.ReadCloser, cancel context.CancelCauseFunc, idle time.Duration, method, path string) *idleBody {
+	b := &idleBody{ctx: ctx, rc: rc, cancel: cancel, idle: idle, method: method, path: path}
+	if idle > 0 {
+		b.timer = time.AfterFunc(idle, func() {
+			b.cancel(&TimeoutError{Method: method, Path: path, After: idle, Body: true})
+		})
+		b.timer.Stop()
+	}
+	return b
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	if b.timer != nil {
+		b.timer.Reset(b.idle)
+	}
+	n, err := b.rc.Read(p)
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	if err != nil && err != io.EOF { //nolint:errorlint // io.EOF is returned unwrapped by contract.
+		var timeout *TimeoutError
+		if errors.As(context.Cause(b.ctx), &timeout) {
+			return n, timeout
+		}
+	}
+	return n, err
+}
+
+func (b *idleBody) Close() error {
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	err := b.rc.Close()
+	b.cancel(nil)
+	return err
 }

@@ -81,6 +81,29 @@ func (e *ConflictError) Unwrap() error        { return &e.APIError }
 func (e *UnavailableError) Unwrap() error     { return &e.APIError }
 func (e *TooManyRequestsError) Unwrap() error { return &e.APIError }
 
+// TimeoutError is a node that stopped answering: it sent no response headers
+// within After of the request, or (Body) no byte of a body for After while
+// it was read. It is retryable: another attempt, or another node, may answer.
+type TimeoutError struct {
+	Method string
+	Path   string
+	After  time.Duration
+	Body   bool
+}
+
+func (e *TimeoutError) Error() string {
+	if e.Body {
+		return fmt.Sprintf("%s %s: Qdrant sent no data for %s: the node stalled mid-body", e.Method, e.Path, e.After)
+	}
+	return fmt.Sprintf("%s %s: Qdrant sent no response headers within %s", e.Method, e.Path, e.After)
+}
+
+// Timeout marks a timeout, as net.Error does.
+func (e *TimeoutError) Timeout() bool { return true }
+
+// IsTimeout reports whether err is (or wraps) a *TimeoutError.
+func IsTimeout(err error) bool { return isType[*TimeoutError](err) }
+
 // newStatusError maps an HTTP status to its typed error.
 func newStatusError(method, path string, status int, msg string, retryAfter time.Duration) error {
 	base := APIError{StatusCode: status, Message: msg, Method: method, Path: path}
@@ -141,7 +164,7 @@ func IsRetryable(err error) bool {
 	if errors.As(err, &apiErr) {
 		return apiErr.Temporary()
 	}
-	return isConnectionError(err)
+	return IsTimeout(err) || isConnectionError(err)
 }
 
 // isConnectionError recognises failures where the server never answered.

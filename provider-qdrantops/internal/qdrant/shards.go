@@ -59,7 +59,7 @@ func (c *Client) StreamShardSnapshot(ctx context.Context, collection string, sha
 	err := s.err
 	var d *Download
 	if err == nil {
-		d, err = c.download(ctx, &request{method: http.MethodGet, path: s.path + "/snapshot", idempotent: true}, "")
+		d, err = c.download(ctx, &request{method: http.MethodGet, path: s.path + "/snapshot", idempotent: true, stream: true}, "")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot stream snapshot of %s: %w", s.desc, err)

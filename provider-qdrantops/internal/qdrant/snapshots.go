@@ -100,7 +100,7 @@ func (c *Client) downloadSnapshot(ctx context.Context, s scope, name string) (*D
 	}
 	var d *Download
 	if err == nil {
-		r := &request{method: http.MethodGet, path: s.path + "/snapshots/" + url.PathEscape(name), idempotent: true}
+		r := &request{method: http.MethodGet, path: s.path + "/snapshots/" + url.PathEscape(name), idempotent: true, stream: true}
 		d, err = c.download(ctx, r, name)
 	}
 	if err != nil {

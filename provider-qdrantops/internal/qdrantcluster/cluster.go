@@ -33,6 +33,17 @@ type Options struct {
 	CAPEM    []byte
 	// HealthTimeout bounds the check of each peer; 2 s when zero.
 	HealthTimeout time.Duration
+	// ResponseHeaderTimeout and IdleReadTimeout bound every call to a node
+	// that stops answering; zero takes the qdrant package's defaults (see
+	// qdrant.Config).
+	ResponseHeaderTimeout time.Duration
+	IdleReadTimeout       time.Duration
+}
+
+// config is a node client's configuration.
+func (o Options) config(url string) qdrant.Config {
+	return qdrant.Config{URL: url, APIKey: o.APIKey, CAPEM: o.CAPEM,
+		ResponseHeaderTimeout: o.ResponseHeaderTimeout, IdleReadTimeout: o.IdleReadTimeout}
 }
 
 // A Cluster is a connected Qdrant cluster.
@@ -51,7 +62,7 @@ var _ backup.Cluster = &Cluster{}
 
 // Connect discovers the cluster's peers and which REST URL serves each.
 func Connect(ctx context.Context, o Options) (*Cluster, error) {
-	entry, err := qdrant.New(qdrant.Config{URL: o.URL, APIKey: o.APIKey, CAPEM: o.CAPEM})
+	entry, err := qdrant.New(o.config(o.URL))
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +88,7 @@ func Connect(ctx context.Context, o Options) (*Cluster, error) {
 		urls = derive(o.URL, info.Peers)
 	}
 	for _, u := range urls {
-		cl, err := qdrant.New(qdrant.Config{URL: u, APIKey: o.APIKey, CAPEM: o.CAPEM})
+		cl, err := qdrant.New(o.config(u))
 		if err != nil {
 			return nil, err
 		}
