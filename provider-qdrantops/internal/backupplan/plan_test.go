@@ -3,6 +3,11 @@ package backupplan
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
+	"math/rand"
+	"reflect"
+	"slices"
 	"testing"
 	"testing/quick"
 
@@ -100,56 +105,136 @@ func sameMissing(want, got error) bool {
 	return cmp.Equal(w.Shards, g.Shards)
 }
 
-// Every shard of every collection is planned exactly once, from a peer that
-// holds an Active replica of it, whatever the topology.
-func TestPlanEveryShardExactlyOnce(t *testing.T) {
-	f := func(layout []uint8, states []bool) bool {
-		var cols []Collection
-		for ci := 0; ci < 1+len(layout)%3; ci++ {
-			c := Collection{Name: string(rune('a' + ci))}
-			for s := 0; s < len(layout); s++ {
-				sh := Shard{ID: uint32(s)}
-				for r := 0; r < 1+int(layout[s])%3; r++ {
-					st := ReplicaState("Dead")
-					if len(states) == 0 || states[(s+r)%len(states)] || r == 0 {
-						st = Active
-					}
-					sh.Replicas = append(sh.Replicas, Replica{Peer: uint64((s + r + ci) % 4), State: st})
-				}
-				c.Shards = append(c.Shards, sh)
-			}
-			cols = append(cols, c)
+// topology is a random cluster for the property test: collections of shards
+// whose replicas sit on a few peers in any state, some peers down. Small
+// numbers make every case frequent: shards whose only Active replicas are on
+// down peers, shards with no Active replica at all, and plannable clusters.
+type topology struct {
+	Cols []Collection
+	Down map[uint64]bool
+}
+
+func (topology) Generate(r *rand.Rand, _ int) reflect.Value {
+	const peers = 4
+	states := []ReplicaState{Active, Active, Active, "Dead", "Partial", "Initializing"}
+	t := topology{Down: map[uint64]bool{}}
+	for p := uint64(0); p < peers; p++ {
+		if r.Intn(4) == 0 {
+			t.Down[p] = true
 		}
-		tasks, err := Plan(cols, nil)
+	}
+	for ci := 0; ci < 1+r.Intn(3); ci++ {
+		c := Collection{Name: string(rune('a' + ci))}
+		// Shard ids are unique in a collection but not dense, and come in
+		// any order.
+		for _, id := range r.Perm(1 + r.Intn(6)) {
+			sh := Shard{ID: uint32(id * 2)}
+			for range 1 + r.Intn(3) {
+				sh.Replicas = append(sh.Replicas, Replica{Peer: uint64(r.Intn(peers)), State: states[r.Intn(len(states))]})
+			}
+			c.Shards = append(c.Shards, sh)
+		}
+		t.Cols = append(t.Cols, c)
+	}
+	return reflect.ValueOf(t)
+}
+
+// servable is the property's own statement of when a shard can be backed
+// up: some Active replica of it is on a peer that is up.
+func servable(s Shard, down map[uint64]bool) bool {
+	for _, r := range s.Replicas {
+		if r.State == Active && !down[r.Peer] {
+			return true
+		}
+	}
+	return false
+}
+
+// Plan fails exactly when some shard has no Active replica on an up peer,
+// naming exactly those shards; otherwise it plans every shard exactly once,
+// first from an up peer that holds an Active replica, with every other
+// Active holder as a fallback and down ones last.
+func TestPlanProperty(t *testing.T) {
+	var failed, planned int
+	f := func(tp topology) bool {
+		missing := map[string][]uint32{}
+		for _, c := range tp.Cols {
+			for _, s := range c.Shards {
+				if !servable(s, tp.Down) {
+					missing[c.Name] = append(missing[c.Name], s.ID)
+				}
+			}
+			slices.Sort(missing[c.Name])
+		}
+		tasks, err := Plan(tp.Cols, tp.Down)
+		if len(missing) > 0 {
+			failed++
+			var nar *NoActiveReplicaError
+			if !errors.As(err, &nar) || tasks != nil {
+				t.Logf("want NoActiveReplicaError for %v, got %v and %d tasks", missing, err, len(tasks))
+				return false
+			}
+			if diff := cmp.Diff(missing, nar.Shards); diff != "" {
+				t.Logf("shards named in the error: -want, +got:\n%s", diff)
+				return false
+			}
+			return true
+		}
+		planned++
 		if err != nil {
+			t.Logf("every shard has an Active replica on an up peer, yet Plan failed: %v", err)
 			return false
 		}
-		seen := map[string]int{}
+		want := map[string]Shard{}
+		for _, c := range tp.Cols {
+			for _, s := range c.Shards {
+				want[fmt.Sprintf("%s/%d", c.Name, s.ID)] = s
+			}
+		}
 		for _, tk := range tasks {
-			seen[tk.Collection+"/"+string(rune(tk.ShardID))]++
-			holds := false
-			for _, c := range cols {
-				for _, s := range c.Shards {
-					for _, r := range s.Replicas {
-						if c.Name == tk.Collection && s.ID == tk.ShardID && r.Peer == tk.Sources[0] && r.State == Active {
-							holds = true
-						}
-					}
+			key := fmt.Sprintf("%s/%d", tk.Collection, tk.ShardID)
+			s, ok := want[key]
+			if !ok {
+				t.Logf("task %s is not a shard, or is planned twice", key)
+				return false
+			}
+			delete(want, key)
+			holders := map[uint64]bool{}
+			for _, r := range s.Replicas {
+				if r.State == Active {
+					holders[r.Peer] = true
 				}
 			}
-			if !holds {
+			got := map[uint64]bool{}
+			for i, p := range tk.Sources {
+				if !holders[p] || got[p] {
+					t.Logf("task %s: source %d is not an Active holder, or is listed twice: %v", key, p, tk.Sources)
+					return false
+				}
+				got[p] = true
+				if i > 0 && tp.Down[tk.Sources[i-1]] && !tp.Down[p] {
+					t.Logf("task %s: a down peer comes before an up one: %v (down %v)", key, tk.Sources, tp.Down)
+					return false
+				}
+			}
+			if len(got) != len(holders) || tp.Down[tk.Sources[0]] {
+				t.Logf("task %s: want every Active holder, an up one first; got %v (holders %v, down %v)", key, tk.Sources, holders, tp.Down)
 				return false
 			}
 		}
-		for _, n := range seen {
-			if n != 1 {
-				return false
-			}
+		if len(want) > 0 {
+			t.Logf("shards never planned: %v", slices.Sorted(maps.Keys(want)))
+			return false
 		}
-		return len(seen) == len(cols)*len(layout)
+		return true
 	}
-	if err := quick.Check(f, nil); err != nil {
-		t.Error(err)
+	if err := quick.Check(f, &quick.Config{MaxCount: 2000}); err != nil {
+		t.Fatal(err)
+	}
+	// A property that only ever sees one outcome proves half of nothing.
+	t.Logf("%d topologies failed to plan, %d planned", failed, planned)
+	if failed < 200 || planned < 200 {
+		t.Errorf("the generator must produce both outcomes often: %d topologies failed to plan, %d planned", failed, planned)
 	}
 }
 
