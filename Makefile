@@ -41,6 +41,20 @@ test: tools
 	QDRANTOPS_TESTBED_TEST=1 QDRANTOPS_E2E=1 \
 	$(GO) test -race -count=1 -timeout 30m ./...
 
+## test-unit: the tests that need no test ground binaries (the integration TestMains skip under -short).
+test-unit:
+	env -u KUBEBUILDER_ASSETS -u CROSSPLANE_CRDS -u QDRANTOPS_TESTBED_TEST -u QDRANTOPS_E2E -u CI \
+	$(GO) test -race -count=1 -short -timeout 20m ./...
+
+## test-integration: the packages whose tests start a kube-apiserver, etcd, an S3 server or the test ground; a missing binary fails.
+test-integration: tools
+	pkgs=$$($(GO) list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./... \
+		| awk '/\/cluster\/(testenv|s3server)( |$$)/ { print $$1 }'); \
+	KUBEBUILDER_ASSETS=$$($(TESTBED_SH) assets) \
+	CROSSPLANE_CRDS=$$($(BUILD) --path crossplane-core)/crds \
+	QDRANTOPS_TESTBED_TEST=1 QDRANTOPS_E2E=1 CI=1 \
+	$(GO) test -race -count=1 -timeout 30m ./cluster $$pkgs
+
 ## demo: a local control plane, S3 server, Qdrant emulator (or QDRANT_URL) and the provider; applies examples/ and runs the example Backup.
 demo: tools
 	CROSSPLANE_CRDS=$$($(BUILD) --path crossplane-core)/crds cluster/demo.sh

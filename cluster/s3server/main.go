@@ -2,6 +2,7 @@ package s3server
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"testing"
@@ -9,8 +10,10 @@ import (
 
 // Main runs a test package's tests with one S3 server it starts and stops
 // around them. Without the server's binary the tests are skipped, saying why,
-// except in CI, where that is a failure.
+// except in CI (CI set to anything), where that is a failure. Under -short
+// ('make test-unit') they are skipped.
 func Main(m *testing.M, srv **Server) {
+	skipShort("S3")
 	if why := Available(); why != "" {
 		if os.Getenv("CI") != "" {
 			fmt.Fprintln(os.Stderr, "S3 tests cannot run in CI:", why)
@@ -34,4 +37,17 @@ func Main(m *testing.M, srv **Server) {
 	s.Stop()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// skipShort ends a test binary whose tests all need the test ground when
+// they run under -short, the unit tests' mode: a TestMain reads flags before
+// testing does.
+func skipShort(what string) {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	if testing.Short() {
+		fmt.Fprintf(os.Stderr, "skipping %s tests under -short\n", what)
+		os.Exit(0)
+	}
 }

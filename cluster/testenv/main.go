@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"testing"
@@ -8,9 +9,11 @@ import (
 
 // Main runs a test package's tests against one control plane it starts and
 // stops around them. Without the binaries the tests are skipped, saying why,
-// except in CI, where that is a failure. Each extra function starts more of
+// except in CI (CI set to anything), where that is a failure. Under -short
+// ('make test-unit') they are skipped. Each extra function starts more of
 // the test ground and returns how to stop it.
 func Main(m *testing.M, env **Env, extra ...func() (stop func(), err error)) {
+	skipShort("integration")
 	if why := Available(); why != "" {
 		if os.Getenv("CI") != "" {
 			fmt.Fprintln(os.Stderr, "integration tests cannot run in CI:", why)
@@ -43,4 +46,17 @@ func Main(m *testing.M, env **Env, extra ...func() (stop func(), err error)) {
 		fmt.Fprintln(os.Stderr, "cannot stop control plane:", err)
 	}
 	os.Exit(code)
+}
+
+// skipShort ends a test binary whose tests all need the test ground when
+// they run under -short, the unit tests' mode: a TestMain reads flags before
+// testing does.
+func skipShort(what string) {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	if testing.Short() {
+		fmt.Fprintf(os.Stderr, "skipping %s tests under -short\n", what)
+		os.Exit(0)
+	}
 }
