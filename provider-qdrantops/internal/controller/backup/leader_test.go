@@ -146,12 +146,18 @@ func TestOneWriter(t *testing.T) {
 		}
 		t.Fatalf("want one process running controllers and uploading; running controllers: %v, uploading: %v", running, uploading)
 	}
-	// The other is waiting for the lease, not failing.
-	other := procs[0]
-	if running[0] == "a" {
-		other = procs[1]
+	// The leader holds the lease; the other is still waiting for it, alive.
+	leader, other := procs[0], procs[1]
+	if running[0] == "b" {
+		leader, other = procs[1], procs[0]
 	}
-	if l := other.logs(t); !strings.Contains(l, "attempting to acquire leader lease") {
+	if l := strings.ToLower(leader.logs(t)); !strings.Contains(l, "successfully acquired lease") {
+		t.Errorf("the process running controllers never acquired the lease; its log:\n%s", tail(l, 3000))
+	}
+	if l := strings.ToLower(other.logs(t)); !strings.Contains(l, "attempting to acquire leader lease") || strings.Contains(l, "successfully acquired lease") {
 		t.Errorf("the other process is not waiting for the lease; its log:\n%s", tail(l, 3000))
+	}
+	if other.cmd.ProcessState != nil {
+		t.Errorf("the other process exited: %v", other.cmd.ProcessState)
 	}
 }
