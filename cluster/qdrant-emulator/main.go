@@ -33,6 +33,13 @@ func run() error {
 	sample := flag.Bool("sample-data", false, "create the sample collections")
 	version := flag.String("version", "1.19.0", "Qdrant version to report")
 	urlsFile := flag.String("urls-file", "", "write the node URLs to this file once serving")
+	var faults []qdrantemu.StreamFaultSpec
+	flag.Func("stream-fault", "break snapshot bodies, e.g. CutMidChunk:node=1,collection=docs,shard=0,after=65536,times=1 "+
+		"(CutMidChunk, CutAtChunkBoundary, EmptyBody, NotTar, NoEndOfArchive, NoHeaders, StallBody; repeatable)", func(v string) error {
+		f, err := qdrantemu.ParseStreamFault(v)
+		faults = append(faults, f)
+		return err
+	})
 	flag.Parse()
 
 	var ps []int
@@ -51,6 +58,9 @@ func run() error {
 		return err
 	}
 	defer c.Close()
+	for _, f := range faults {
+		c.InjectStreamFault(f)
+	}
 	if *sample {
 		for _, s := range qdrantemu.DefaultSamples() {
 			if err := c.AddSample(s); err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -105,6 +106,52 @@ func (s *StreamFaultSpec) matches(node int, collection string, shard int) bool {
 		(s.Shard == -1 || s.Shard == shard)
 }
 
+// ParseStreamFault reads a fault as the qdrant-emulator command takes it:
+// the fault's name, then optionally a colon and comma-separated key=value
+// pairs among node, collection, shard, after and times, e.g.
+// "CutMidChunk:node=1,collection=docs,shard=0,after=65536,times=1". Node and
+// shard default to any.
+func ParseStreamFault(s string) (StreamFaultSpec, error) {
+	name, opts, _ := strings.Cut(s, ":")
+	spec := StreamFaultSpec{Fault: StreamFault(name), Node: -1, Shard: -1}
+	switch spec.Fault {
+	case CutMidChunk, CutAtChunkBoundary, EmptyBody, NotTar, NoEndOfArchive, NoHeaders, StallBody:
+	default:
+		return spec, fmt.Errorf("unknown stream fault %q", name)
+	}
+	if opts == "" {
+		return spec, nil
+	}
+	for _, kv := range strings.Split(opts, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return spec, fmt.Errorf("stream fault option %q is not key=value", kv)
+		}
+		var err error
+		switch k {
+		case "node":
+			spec.Node, err = strconv.Atoi(v)
+		case "collection":
+			spec.Collection = v
+		case "shard":
+			spec.Shard, err = strconv.Atoi(v)
+		case "after":
+			spec.After, err = strconv.ParseInt(v, 10, 64)
+		case "times":
+			spec.Times, err = strconv.Atoi(v)
+		default:
+			return spec, fmt.Errorf("unknown stream fault option %q", k)
+		}
+		if err != nil {
+			return spec, fmt.Errorf("stream fault option %s: %w", k, err)
+		}
+	}
+	if spec.After < 0 || spec.Times < 0 {
+		return spec, errors.New("stream fault options after and times cannot be negative")
+	}
+	return spec, nil
+}
+
 // FailNext makes the next k requests whose path starts with prefix, on the
 // given node (-1 for any), fail with status (500 or 503 usually).
 func (c *Cluster) FailNext(node, k int, prefix string, status int) {
@@ -140,6 +187,9 @@ func (c *Cluster) ClearStreamFaults() {
 // CutStreams cuts the next times snapshot downloads or streams, of any node,
 // after n bytes at a chunk boundary, as a node that dies does.
 func (c *Cluster) CutStreams(n int64, times int) {
+	if times <= 0 {
+		return
+	}
 	c.InjectStreamFault(StreamFaultSpec{Fault: CutAtChunkBoundary, Node: -1, Shard: -1, After: n, Times: times})
 }
 

@@ -363,3 +363,41 @@ func TestStreamFaultSelection(t *testing.T) {
 		}
 	})
 }
+
+func TestParseStreamFault(t *testing.T) {
+	cases := map[string]struct {
+		reason string
+		in     string
+		want   qdrantemu.StreamFaultSpec
+		err    bool
+	}{
+		"NameOnly": {
+			reason: "A bare name strikes every body of every node.",
+			in:     "NoHeaders",
+			want:   qdrantemu.StreamFaultSpec{Fault: qdrantemu.NoHeaders, Node: -1, Shard: -1},
+		},
+		"AllOptions": {
+			reason: "Every option is read.",
+			in:     "CutMidChunk:node=1,collection=docs,shard=3,after=65536,times=2",
+			want:   qdrantemu.StreamFaultSpec{Fault: qdrantemu.CutMidChunk, Node: 1, Collection: "docs", Shard: 3, After: 65536, Times: 2},
+		},
+		"UnknownFault":  {reason: "A misspelt fault is refused.", in: "CutMidchunk", err: true},
+		"UnknownOption": {reason: "A misspelt option is refused.", in: "StallBody:afterr=1", err: true},
+		"BadNumber":     {reason: "A number that is none is refused.", in: "StallBody:after=x", err: true},
+		"Negative":      {reason: "Negative counts mean nothing.", in: "StallBody:times=-1", err: true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, err := qdrantemu.ParseStreamFault(tc.in)
+			if (err != nil) != tc.err {
+				t.Fatalf("%s\nwant error %t, got %v", tc.reason, tc.err, err)
+			}
+			if tc.err {
+				return
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("%s\n-want +got:\n%s", tc.reason, diff)
+			}
+		})
+	}
+}
