@@ -138,8 +138,9 @@ func New(cfg Config) (*Store, error) {
 		opts.BaseEndpoint = aws.String(cfg.Endpoint)
 	}
 	to := cfg.Timeouts.withDefaults()
-	opts.HTTPClient = cfg.HTTPClient
-	if opts.HTTPClient == nil {
+	if cfg.HTTPClient != nil {
+		opts.HTTPClient = cfg.HTTPClient
+	} else {
 		opts.HTTPClient = newHTTPClient(to)
 	}
 	budget := cfg.Budget

@@ -1,10 +1,12 @@
 package s3store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -13,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // A cut HTTP body reads as io.ErrUnexpectedEOF. Wherever the cut falls, in
@@ -48,24 +49,81 @@ func TestPutStreamCutStreamIsAnError(t *testing.T) {
 	}
 }
 
-// Every object carries a CRC32C that the server checked on arrival.
+// recorder notes the checksum header of every PUT and, when corrupt is set,
+// flips a byte of the body of part 2 on its way, after the checksum was
+// computed: what a bad link or a bad proxy does.
+type recorder struct {
+	next    http.RoundTripper
+	corrupt bool
+
+	mu   sync.Mutex
+	puts []string // "<what>: <x-amz-checksum-crc32c>"
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPut {
+		what := "object"
+		if req.URL.Query().Has("partNumber") {
+			what = "part " + req.URL.Query().Get("partNumber")
+		}
+		r.mu.Lock()
+		r.puts = append(r.puts, what+": "+req.Header.Get("X-Amz-Checksum-Crc32c"))
+		r.mu.Unlock()
+		if r.corrupt && req.URL.Query().Get("partNumber") == "2" {
+			b, err := io.ReadAll(req.Body)
+			if err != nil {
+				return nil, err
+			}
+			b[100] ^= 0xff
+			req.Body = io.NopCloser(bytes.NewReader(b))
+		}
+	}
+	return r.next.RoundTrip(req)
+}
+
+// Every part and every single PUT carries a CRC32C, and S3 refuses a part
+// that was damaged on its way.
 func TestPutStreamSendsChecksums(t *testing.T) {
-	s := newStore(t, "checksums")
+	if err := srv.CreateBucket(context.Background(), "checksums"); err != nil && !strings.Contains(err.Error(), "BucketAlready") {
+		t.Fatal(err)
+	}
+	rec := &recorder{next: http.DefaultTransport}
+	s, err := New(Config{
+		Bucket: "checksums", Endpoint: srv.Endpoint, Region: srv.Region, UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.SecretKey, ""),
+		PartSize:    minPartSize, HTTPClient: &http.Client{Transport: rec},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	for name, n := range map[string]int64{"SinglePut": 1000, "Multipart": minPartSize*2 + 1} {
 		t.Run(name, func(t *testing.T) {
-			key := "sum/" + name
-			if _, _, err := s.PutStream(ctx, key, source(&pattern{n: n})); err != nil {
+			rec.mu.Lock()
+			rec.puts = nil
+			rec.mu.Unlock()
+			if _, _, err := s.PutStream(ctx, "sum/"+name, source(&pattern{n: n})); err != nil {
 				t.Fatal(err)
 			}
-			out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("checksums"), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled})
-			if err != nil {
-				t.Fatal(err)
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			if len(rec.puts) == 0 {
+				t.Fatal("no PUT seen")
 			}
-			if aws.ToString(out.ChecksumCRC32C) == "" {
-				t.Errorf("object %s has no CRC32C checksum", key)
+			for _, p := range rec.puts {
+				if strings.HasSuffix(p, ": ") {
+					t.Errorf("%s was sent without a CRC32C", strings.TrimSuffix(p, ": "))
+				}
 			}
 		})
+	}
+	rec.corrupt = true
+	_, _, err = s.PutStream(ctx, "sum/damaged", source(&pattern{n: minPartSize*3 + 1}))
+	if err == nil {
+		t.Error("a part damaged on its way was accepted")
+	}
+	if _, err := s.Head(ctx, "sum/damaged"); !IsNotFound(err) {
+		t.Errorf("Head after a damaged upload: want not found, got %v", err)
 	}
 }
 
