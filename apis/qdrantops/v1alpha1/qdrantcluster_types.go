@@ -151,7 +151,7 @@ const DefaultNoncurrentVersionDays = 7
 // Bucket is the S3 bucket of a cluster's backups: an existing bucket, named,
 // or one created for the cluster.
 // +kubebuilder:validation:XValidation:rule="self.create || has(self.name)",message="name is required unless create is true"
-// +kubebuilder:validation:XValidation:rule="!self.create || !has(self.name)",message="name cannot be set with create: true: a created bucket is named after the cluster (a bucket it already has keeps its name), so that it can never take over a bucket the cluster does not own; remove name, or set create: false to use an existing bucket"
+// +kubebuilder:validation:XValidation:rule="!has(self.create) || !self.create || !has(self.name)",message="name cannot be set with create: true: a created bucket is named after the cluster (a bucket it already has keeps its name), so that it can never take over a bucket the cluster does not own; remove name, or set create: false to use an existing bucket"
 type Bucket struct {
 	// Create composes a new private, versioned, encrypted bucket for this
 	// cluster. Its name is generated: <namespace>-<name>-backups, cut to fit

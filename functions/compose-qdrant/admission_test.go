@@ -1,0 +1,304 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/crossplane/function-sdk-go/logging"
+	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
+	"github.com/crossplane/function-sdk-go/resource"
+
+	"github.com/qdrantops/qdrantops/cluster/testenv"
+)
+
+// startControlPlane starts a real kube-apiserver and etcd serving the
+// project's CRDs and the QdrantCluster XRD, for this test only. Without the
+// binaries the test is skipped, except in CI, where that is a failure.
+func startControlPlane(t *testing.T) *testenv.Env {
+	t.Helper()
+	if why := testenv.Available(); why != "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("integration tests cannot run in CI: %s", why)
+		}
+		t.Skip(why)
+	}
+	env, err := testenv.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Errorf("cannot stop the control plane: %v", err)
+		}
+	})
+	return env
+}
+
+func createNamespace(t *testing.T, c client.Client, name string) {
+	t.Helper()
+	if err := c.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		t.Fatalf("cannot create namespace %s: %v", name, err)
+	}
+}
+
+// composeSchedule runs the function on an XR as the apiserver holds it and
+// returns the BackupSchedule it composes, or nil.
+func composeSchedule(t *testing.T, xr *unstructured.Unstructured) *unstructured.Unstructured {
+	t.Helper()
+	s, err := resource.AsStruct(xr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &Function{log: logging.NewNopLogger(), random: bytes.NewReader(bytes.Repeat([]byte{7}, 32))}
+	rsp, err := f.RunFunction(context.Background(), &fnv1.RunFunctionRequest{Observed: &fnv1.State{Composite: &fnv1.Resource{Resource: s}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rsp.GetResults() {
+		if r.GetSeverity() == fnv1.Severity_SEVERITY_FATAL {
+			t.Fatalf("the function failed: %s", r.GetMessage())
+		}
+	}
+	d, ok := rsp.GetDesired().GetResources()[string(nameSchedule)]
+	if !ok {
+		return nil
+	}
+	return &unstructured.Unstructured{Object: d.GetResource().AsMap()}
+}
+
+// TestXRLimitsFitTheBackupSchedule creates QdrantClusters on a real apiserver
+// and, for every one it accepts, the BackupSchedule the function composes
+// from it: what the XRD lets in must never fail later, when Crossplane
+// applies the BackupSchedule. Each field copied into the BackupSchedule is
+// tried at its limit and just past it.
+func TestXRLimitsFitTheBackupSchedule(t *testing.T) {
+	env := startControlPlane(t)
+	const ns = "admission"
+	longNS := strings.Repeat("n", 63)
+	createNamespace(t, env.Client, ns)
+	createNamespace(t, env.Client, longNS)
+
+	s := strings.Repeat
+	cases := map[string]struct {
+		reason    string
+		namespace string // ns when empty
+		name      string // "search" when empty
+		backup    string // spec.backup, YAML flow style
+		wantXR    string // "" when the XR is accepted, else part of the rejection
+	}{
+		"Plain": {
+			reason: "An ordinary backup configuration.",
+			backup: `{schedule: "0 2 * * *", bucket: {create: true}}`,
+		},
+		"NameAtLimit": {
+			reason: "A 52-character cluster name names a BackupSchedule, which allows 52.",
+			name:   s("a", 52),
+			backup: `{schedule: "@daily", bucket: {name: shared-backups}}`,
+		},
+		"NameTooLong": {
+			reason: "A 53-character cluster name would name a BackupSchedule the apiserver refuses.",
+			name:   s("a", 53),
+			backup: `{schedule: "@daily", bucket: {name: shared-backups}}`,
+			wantXR: "at most 52 characters",
+		},
+		"NameWithDot": {
+			reason: "A dotted name is a valid object name but not a Service's, which the chart derives from it.",
+			name:   "a.b",
+			backup: `{schedule: "@daily", bucket: {name: shared-backups}}`,
+			wantXR: "DNS-1035 label",
+		},
+		"GeneratedBucketAtLimits": {
+			reason:    "The longest namespace and cluster name still give a bucket name the BackupSchedule accepts.",
+			namespace: longNS,
+			name:      s("c", 52),
+			backup:    `{schedule: "@daily", bucket: {create: true}}`,
+		},
+		"ScheduleAtLimit": {
+			reason: "128 characters of schedule, the BackupSchedule's limit.",
+			backup: `{schedule: "` + s("1", 128) + `", bucket: {name: shared-backups}}`,
+		},
+		"ScheduleTooLong": {
+			reason: "129 characters of schedule.",
+			backup: `{schedule: "` + s("1", 129) + `", bucket: {name: shared-backups}}`,
+			wantXR: "spec.backup.schedule: Too long",
+		},
+		"TimeZoneAtLimit": {
+			reason: "64 characters of time zone, the BackupSchedule's limit.",
+			backup: `{schedule: "@daily", timeZone: "` + s("z", 64) + `", bucket: {name: shared-backups}}`,
+		},
+		"TimeZoneTooLong": {
+			reason: "65 characters of time zone.",
+			backup: `{schedule: "@daily", timeZone: "` + s("z", 65) + `", bucket: {name: shared-backups}}`,
+			wantXR: "spec.backup.timeZone: Too long",
+		},
+		"RegionAtLimit": {
+			reason: "64 characters of region, the BackupSchedule's limit.",
+			backup: `{schedule: "@daily", bucket: {name: shared-backups, region: "` + s("r", 64) + `"}}`,
+		},
+		"RegionTooLong": {
+			reason: "65 characters of region.",
+			backup: `{schedule: "@daily", bucket: {name: shared-backups, region: "` + s("r", 65) + `"}}`,
+			wantXR: "spec.backup.bucket.region: Too long",
+		},
+		"PrefixAtLimit": {
+			reason: "256 bytes of prefix, the BackupSchedule's limit.",
+			backup: `{schedule: "@daily", bucket: {name: shared-backups, prefix: "` + s("p/", 128) + `"}}`,
+		},
+		"PrefixTooLong": {
+			reason: "257 bytes of prefix.",
+			backup: `{schedule: "@daily", bucket: {name: shared-backups, prefix: "` + s("p", 257) + `"}}`,
+			wantXR: "spec.backup.bucket.prefix: Too long",
+		},
+		"PrefixTooManyBytes": {
+			reason: "129 two-byte characters: few enough characters, too many bytes for an object key.",
+			backup: `{schedule: "@daily", bucket: {name: shared-backups, prefix: "` + s("é", 129) + `"}}`,
+			wantXR: "at most 256 bytes",
+		},
+		"PrefixDotDot": {
+			reason: "A '..' segment would reach out of the prefix.",
+			backup: `{schedule: "@daily", bucket: {name: shared-backups, prefix: "a/../b/"}}`,
+			wantXR: "'.' or '..' segments",
+		},
+		"PrefixEmptySegment": {
+			reason: "An empty segment.",
+			backup: `{schedule: "@daily", bucket: {name: shared-backups, prefix: "a//b/"}}`,
+			wantXR: "empty segments",
+		},
+		"BucketAtLimit": {
+			reason: "A 63-character bucket name.",
+			backup: `{schedule: "@daily", bucket: {name: "` + s("b", 63) + `"}}`,
+		},
+		"BucketIPAddress": {
+			reason: "S3 refuses bucket names formatted as an IP address.",
+			backup: `{schedule: "@daily", bucket: {name: "192.168.0.1"}}`,
+			wantXR: "formatted as an IP address",
+		},
+		"BucketAdjacentDots": {
+			reason: "S3 refuses adjacent dots.",
+			backup: `{schedule: "@daily", bucket: {name: "a..b"}}`,
+			wantXR: "two adjacent dots",
+		},
+		"BucketDotHyphen": {
+			reason: "S3 refuses a dot next to a hyphen.",
+			backup: `{schedule: "@daily", bucket: {name: "a.-b"}}`,
+			wantXR: "dot next to a hyphen",
+		},
+		"BucketReservedPrefix": {
+			reason: "S3 reserves xn--.",
+			backup: `{schedule: "@daily", bucket: {name: "xn--backups"}}`,
+			wantXR: "prefix S3 reserves",
+		},
+		"BucketReservedSuffix": {
+			reason: "S3 reserves -s3alias.",
+			backup: `{schedule: "@daily", bucket: {name: "backups-s3alias"}}`,
+			wantXR: "suffix S3 reserves",
+		},
+		"NamedBucketCreated": {
+			reason: "A created bucket cannot be named: it could take over a bucket the cluster does not own.",
+			backup: `{schedule: "@daily", bucket: {create: true, name: someone-elses-bucket}}`,
+			wantXR: "name cannot be set with create: true",
+		},
+		"RetentionAtLimits": {
+			reason: "Retention is the BackupSchedule's own type: its largest values pass both.",
+			backup: `{schedule: "@daily", retention: {keepLast: 2147483647, keepDaily: 2147483647, keepWeekly: 2147483647, keepMonthly: 2147483647}, bucket: {name: shared-backups}}`,
+		},
+		"ProviderConfig": {
+			reason: "The providerConfigRef is copied as is.",
+			backup: `{schedule: "@daily", bucket: {name: shared-backups}, providerConfigRef: {kind: ProviderConfig, name: "` + s("p", 253) + `"}}`,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			xr := obj(t, "apiVersion: qdrantops.io/v1alpha1\nkind: QdrantCluster\nmetadata: {name: search}\nspec:\n  version: 1.19.0\n  backup: "+tc.backup+"\n")
+			xr.SetNamespace(or(tc.namespace, ns))
+			xr.SetName(or(tc.name, "search"))
+			err := env.Client.Create(context.Background(), xr, client.DryRunAll)
+			switch {
+			case tc.wantXR == "" && err != nil:
+				t.Fatalf("%s\nthe QdrantCluster was rejected: %v", tc.reason, err)
+			case tc.wantXR != "" && err == nil:
+				t.Fatalf("%s\nthe QdrantCluster was accepted; want it rejected with %q", tc.reason, tc.wantXR)
+			case tc.wantXR != "":
+				if !strings.Contains(err.Error(), tc.wantXR) {
+					t.Fatalf("%s\nwant the rejection to say %q, got: %v", tc.reason, tc.wantXR, err)
+				}
+				return
+			}
+			// The XR as the apiserver holds it, defaults applied, is what
+			// the function sees.
+			bs := composeSchedule(t, xr)
+			if bs == nil {
+				t.Fatalf("%s\nthe function composed no BackupSchedule", tc.reason)
+			}
+			if err := env.Client.Create(context.Background(), bs, client.DryRunAll); err != nil {
+				t.Errorf("%s\nthe QdrantCluster was accepted but the BackupSchedule composed from it is rejected: %v", tc.reason, err)
+			}
+		})
+	}
+}
+
+// TestObservedScheduleIsWhatTheApiserverHolds checks that the golden
+// renders' observed BackupSchedule is a state the product reaches: exactly
+// what the apiserver holds once the function's BackupSchedule for the render
+// XR is applied (its spec with the CRD's defaults), and no status, since no
+// controller reports on BackupSchedules yet.
+func TestObservedScheduleIsWhatTheApiserverHolds(t *testing.T) {
+	env := startControlPlane(t)
+	xrs, err := testenv.ReadObjects(filepath.Join("testdata", "render", "xr.yaml"))
+	if err != nil || len(xrs) != 1 {
+		t.Fatalf("want one XR in testdata/render/xr.yaml: %v", err)
+	}
+	createNamespace(t, env.Client, xrs[0].GetNamespace())
+	held := composeSchedule(t, xrs[0])
+	if held == nil {
+		t.Fatal("the function composed no BackupSchedule for testdata/render/xr.yaml")
+	}
+	if err := env.Client.Create(context.Background(), held, client.DryRunAll); err != nil {
+		t.Fatalf("the composed BackupSchedule is rejected: %v", err)
+	}
+
+	for _, f := range []string{"observed-ready.yaml", "observed-not-ready.yaml"} {
+		objs, err := testenv.ReadObjects(filepath.Join("testdata", "render", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range objs {
+			if o.GetKind() != "BackupSchedule" {
+				continue
+			}
+			if st, ok := o.Object["status"]; ok {
+				t.Errorf("%s: the observed BackupSchedule has a status nothing writes: %v", f, st)
+			}
+			if diff := cmp.Diff(held.Object["spec"], o.Object["spec"]); diff != "" {
+				t.Errorf("%s: the observed BackupSchedule's spec is not what the apiserver holds (-held +fixture):\n%s", f, diff)
+			}
+		}
+	}
+}
+
+func obj(t *testing.T, doc string) *unstructured.Unstructured {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
+		t.Fatalf("bad fixture: %v", err)
+	}
+	return u
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
