@@ -22,6 +22,30 @@ const (
 
 // BackupSource is what a backup captures and where it is stored. Backups and
 // BackupSchedules share it.
+//
+// Every part of an object key is bounded at admission so that the longest key
+// a backup writes, a shard's checksum sidecar, fits in S3's 1024 bytes:
+//
+//	<enforced prefix>/<prefix>/<namespace>/<cluster>/<backup>/collections/<collection>/shards/<id>.snapshot.sha256.json
+//
+//	prefix a ClusterProviderConfig enforces     128 + 1 separator
+//	storage.s3.prefix                           256 + 1 separator (bytes, checked as bytes)
+//	namespace, a DNS label                       63 + 1
+//	cluster: clusterRef.name <= 63, or the
+//	  connection URL's host <= 253               253 + 1
+//	backup: a Backup's name                      63 + 1
+//	"collections/"                               12
+//	collection (bytes, UTF-8)                   200 + 1
+//	"shards/"                                     7
+//	shard id, a uint32 in decimal                10
+//	".snapshot.sha256.json"                      21
+//	                                           ----
+//	                                           1019 <= 1024
+//
+// Qdrant allows collection names of 255 characters, up to 1020 bytes, so names
+// listed here are held to 200 bytes; when collections is empty the names come
+// from Qdrant at run time and only the provider can check them.
+// +kubebuilder:validation:XValidation:rule="!has(self.collections) || self.collections.all(c, size(bytes(c)) <= 200)",message="collection names must be at most 200 bytes (UTF-8) to be backed up: longer ones would make object keys exceed S3's 1024 bytes"
 type BackupSource struct {
 	QdrantTarget `json:",inline"`
 
@@ -159,7 +183,11 @@ type BackupObservation struct {
 	Error string `json:"error,omitempty"`
 }
 
-// A BackupSpec defines the desired state of a Backup.
+// A BackupSpec defines the desired state of a Backup. Its ProviderConfig says
+// where storage lives (endpoint, credentials, default bucket and prefix), so it
+// is as immutable as storage itself once set. It may still be added when an
+// older object has none.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.providerConfigRef) || (has(self.providerConfigRef) && self.providerConfigRef == oldSelf.providerConfigRef)",message="providerConfigRef is immutable: the backup's objects live in the store it configures"
 type BackupSpec struct {
 	xpv2.ManagedResourceSpec `json:",inline"`
 	ForProvider              BackupParameters `json:"forProvider"`
@@ -183,6 +211,7 @@ type BackupStatus struct {
 // +kubebuilder:printcolumn:name="AGE",type="date",JSONPath=".metadata.creationTimestamp"
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Namespaced,shortName=qbk,categories={crossplane,managed,qdrant}
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="a Backup's name must be at most 63 characters: it is a segment of every object key of the backup"
 type Backup struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

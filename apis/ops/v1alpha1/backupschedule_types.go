@@ -146,6 +146,7 @@ type BackupScheduleStatus struct {
 // +kubebuilder:printcolumn:name="AGE",type="date",JSONPath=".metadata.creationTimestamp"
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Namespaced,shortName=qbs,categories={crossplane,managed,qdrant}
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 52",message="a BackupSchedule's name must be at most 52 characters: it leaves 11 for the suffix of the Backups it creates, whose names are at most 63"
 type BackupSchedule struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

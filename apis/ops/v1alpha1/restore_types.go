@@ -53,16 +53,27 @@ type RestoreSource struct {
 
 // S3BackupPath is the location of a backup's manifest folder.
 type S3BackupPath struct {
-	// Bucket name, following S3's naming rules.
+	// Bucket name, following S3's naming rules as S3Location's bucket does.
 	// +kubebuilder:validation:MinLength=3
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`
+	// +kubebuilder:validation:XValidation:rule="!self.contains('..')",message="bucket name must not contain two adjacent dots"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('.-') && !self.contains('-.')",message="bucket name must not have a dot next to a hyphen"
+	// +kubebuilder:validation:XValidation:rule=`!self.matches(r'^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$')`,message="bucket name must not be formatted as an IP address"
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('xn--') && !self.startsWith('sthree-') && !self.startsWith('amzn-s3-demo-')",message="bucket name must not start with a prefix S3 reserves (xn--, sthree-, amzn-s3-demo-)"
+	// +kubebuilder:validation:XValidation:rule="!self.endsWith('-s3alias') && !self.endsWith('--ol-s3') && !self.endsWith('.mrap') && !self.endsWith('--x-s3') && !self.endsWith('--table-s3')",message="bucket name must not end with a suffix S3 reserves (-s3alias, --ol-s3, .mrap, --x-s3, --table-s3)"
 	Bucket string `json:"bucket"`
 
 	// Path of the backup inside the bucket: the folder holding manifest.json.
+	// It is part of object keys, so it has no empty, "." or ".." segments, no
+	// control characters and at most 1024 bytes.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
 	// +kubebuilder:validation:Pattern=`^[^/].*$`
+	// +kubebuilder:validation:XValidation:rule="size(bytes(self)) <= 1024",message="path must be at most 1024 bytes (UTF-8), S3's limit on object keys"
+	// +kubebuilder:validation:XValidation:rule=`!self.matches(r'(^|/)\.\.?(/|$)')`,message="path must not have '.' or '..' segments"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('//')",message="path must not have empty segments ('//')"
+	// +kubebuilder:validation:XValidation:rule=`!self.matches(r'\p{Cc}')`,message="path must not contain control characters"
 	Path string `json:"path"`
 
 	S3Endpoint `json:",inline"`
@@ -81,6 +92,7 @@ type CollectionMapping struct {
 // +kubebuilder:validation:XValidation:rule="has(self.backupRef) != has(self.source)",message="exactly one of backupRef or source must be set"
 // +kubebuilder:validation:XValidation:rule="has(self.targetClusterRef) != has(self.targetConnection)",message="exactly one of targetClusterRef or targetConnection must be set"
 // +kubebuilder:validation:XValidation:rule="self == oldSelf",message="a Restore's parameters are immutable; create a new Restore"
+// +kubebuilder:validation:XValidation:rule="!has(self.targetClusterRef) || size(self.targetClusterRef.name) <= 63",message="targetClusterRef.name must be at most 63 characters: a QdrantCluster's name is a DNS label"
 type RestoreParameters struct {
 	// BackupRef names a Backup in the same namespace to restore from.
 	// +optional
@@ -203,7 +215,10 @@ type RestoreObservation struct {
 	Error string `json:"error,omitempty"`
 }
 
-// A RestoreSpec defines the desired state of a Restore.
+// A RestoreSpec defines the desired state of a Restore. Its ProviderConfig
+// says where the backup is read from, so it cannot change under a running
+// restore once set; it may still be added when an older object has none.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.providerConfigRef) || (has(self.providerConfigRef) && self.providerConfigRef == oldSelf.providerConfigRef)",message="providerConfigRef is immutable: the restore reads from the store it configures"
 type RestoreSpec struct {
 	xpv2.ManagedResourceSpec `json:",inline"`
 	ForProvider              RestoreParameters `json:"forProvider"`
