@@ -89,7 +89,7 @@ func TestEmptySnapshotIsTakenFromAnotherHolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	planned := first.Collections[0].Shards[0].SourcePeer
+	planned := shardOf(t, first, 0).SourcePeer
 	node := -1
 	for i, n := range f.emu.Nodes() {
 		if n.ID == planned {
@@ -101,9 +101,20 @@ func TestEmptySnapshotIsTakenFromAnotherHolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := m.Collections[0].Shards[0].SourcePeer; got == planned || got == 0 {
+	if got := shardOf(t, m, 0).SourcePeer; got == planned || got == 0 {
 		t.Errorf("shard 0 came from peer %d, which served an empty snapshot", got)
 	}
+}
+
+func shardOf(t *testing.T, m manifest.Manifest, id uint32) manifest.Shard {
+	t.Helper()
+	for _, s := range m.Collections[0].Shards {
+		if s.ID == id {
+			return s
+		}
+	}
+	t.Fatalf("no shard %d in the manifest", id)
+	return manifest.Shard{}
 }
 
 // A Backup never reuses, or writes over, what another Backup left: not a
@@ -202,6 +213,15 @@ func TestDeleteRemovesOnlyOwnObjects(t *testing.T) {
 	if err := f.store.PutBytes(ctx, stranger, []byte("x"), "application/octet-stream"); err != nil {
 		t.Fatal(err)
 	}
+	// Another Backup's claim on a shard key under this root (what a Backup
+	// of the same name before this one leaves when it is interrupted).
+	claimed := "prod/team-a/search/nightly/" + manifest.ShardObject("users", 3)
+	if err := f.store.PutBytes(ctx, claimed, []byte("y"), "application/octet-stream"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.PutBytes(ctx, claimed+".sha256.json", []byte(`{"backupUID":"uid-of-an-earlier-nightly"}`), "application/json"); err != nil {
+		t.Fatal(err)
+	}
 	innerBefore := f.objects(t, inner.Layout.Root())
 
 	n, err := backup.Delete(ctx, f.store, outer.Layout, outer.Backup.UID)
@@ -217,7 +237,7 @@ func TestDeleteRemovesOnlyOwnObjects(t *testing.T) {
 			t.Errorf("Delete of the outer Backup removed %s of the inner one", k)
 		}
 	}
-	for _, k := range []string{"prod/team-a/search/nightly/README", stranger} {
+	for _, k := range []string{"prod/team-a/search/nightly/README", stranger, claimed, claimed + ".sha256.json"} {
 		if _, ok := left[k]; !ok {
 			t.Errorf("Delete removed %s, which the Backup did not write", k)
 		}

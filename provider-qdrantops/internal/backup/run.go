@@ -211,6 +211,7 @@ func (r *run) run(ctx context.Context) (manifest.Manifest, error) {
 		r.mu.Lock()
 		col.Shards = append([]manifest.Shard(nil), r.st.Collections[col.Name]...)
 		r.mu.Unlock()
+		sort.Slice(col.Shards, func(i, j int) bool { return col.Shards[i].ID < col.Shards[j].ID })
 		m.Collections = append(m.Collections, col)
 	}
 	m.CompletedAt = r.req.Now().UTC()

@@ -278,8 +278,8 @@ func TestBackupWithANodeDown(t *testing.T) {
 	}
 	_, err = backup.Run(context.Background(), f.qc, f.store, request("twodown", "products"))
 	var be *backup.Error
-	if !errors.As(err, &be) || !strings.Contains(be.Message, "shard 1 of collection products") {
-		t.Errorf("want a failure naming shard 1 of products, got %v", err)
+	if !errors.As(err, &be) || be.Reason != backup.ReasonNoActiveReplica || !strings.Contains(be.Message, "no Active replica holds products shards [1 4]") {
+		t.Errorf("want a failure naming shards 1 and 4 of products, the two held only by the down nodes, got %v", err)
 	}
 	if n := f.incompleteUploads(t); n != 0 {
 		t.Errorf("%d incomplete multipart uploads left", n)

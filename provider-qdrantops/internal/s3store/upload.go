@@ -138,8 +138,10 @@ func (u *upload) run(ctx context.Context, src io.Reader, buf []byte, n int) (int
 			break
 		}
 		if n, last, err = fill(src, next); err != nil {
+			// Parts in flight finish before the abort: a part cancelled
+			// mid-request may still land on the server after the abort,
+			// and leave an upload behind.
 			u.fail(fmt.Errorf("cannot read stream: %w", err))
-			cancel()
 			break
 		}
 		if last && n == 0 {
@@ -215,7 +217,6 @@ func (u *upload) upload(ctx context.Context, part int32, b []byte, cancel func()
 	})
 	if err != nil {
 		u.fail(classify(err, fmt.Sprintf("part %d of %s", part, u.key)))
-		cancel()
 		return
 	}
 	u.mu.Lock()
@@ -240,11 +241,37 @@ func (u *upload) firstErr() error {
 }
 
 // abort runs even when ctx is cancelled: a cancelled backup must not leave an
-// incomplete upload behind.
+// incomplete upload behind. A part whose request was cancelled may reach the
+// server after the abort and bring the upload back, so the abort is checked
+// and, a few times, repeated.
 func (u *upload) abort(ctx context.Context) {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	_, _ = u.s.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: aws.String(u.s.bucket), Key: aws.String(u.key), UploadId: u.id})
+	for try := 0; try < 3; try++ {
+		_, _ = u.s.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: aws.String(u.s.bucket), Key: aws.String(u.key), UploadId: u.id})
+		if !u.lingers(actx) {
+			return
+		}
+		select {
+		case <-time.After(time.Duration(try+1) * 200 * time.Millisecond):
+		case <-actx.Done():
+			return
+		}
+	}
+}
+
+// lingers says whether the upload is still listed.
+func (u *upload) lingers(ctx context.Context) bool {
+	out, err := u.s.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(u.s.bucket), Prefix: aws.String(u.key)})
+	if err != nil {
+		return false
+	}
+	for _, up := range out.Uploads {
+		if aws.ToString(up.UploadId) == aws.ToString(u.id) {
+			return true
+		}
+	}
+	return false
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

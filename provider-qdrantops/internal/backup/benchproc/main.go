@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 
@@ -45,7 +46,13 @@ func run() error {
 	budget := flag.Int64("budget", 64<<20, "transfer budget shared by every backup, in bytes")
 	partSize := flag.Int64("part-size", s3store.DefaultPartSize, "S3 part size")
 	parallelism := flag.Int("parallelism", 4, "shards in flight per backup")
+	memProfile := flag.String("memprofile", "", "write an allocation profile to this file at the end")
 	flag.Parse()
+	if *memProfile != "" {
+		// Every allocation of a few kB counts: per-request garbage is what
+		// makes memory grow with the number of parts.
+		runtime.MemProfileRate = 4096
+	}
 	if *urls == "" || *collections == "" || *endpoint == "" || *bucket == "" {
 		return errors.New("-urls, -collections, -endpoint and -bucket are required")
 	}
@@ -83,6 +90,9 @@ func run() error {
 		return err
 	}
 	fmt.Printf("VmHWM-kB=%d\n", hwm)
+	if *memProfile != "" {
+		return writeProfile(*memProfile)
+	}
 	return nil
 }
 
@@ -108,6 +118,22 @@ func backupOne(ctx context.Context, peers []string, collection, name string, par
 		return fmt.Errorf("cannot back up %s: %w", collection, err)
 	}
 	return nil
+}
+
+// writeProfile writes the heap profile, whose alloc_space view shows where
+// the garbage came from.
+func writeProfile(name string) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return fmt.Errorf("cannot write the memory profile: %w", err)
+	}
+	// The profile holds what was allocated up to the last collection.
+	runtime.GC()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("cannot write the memory profile: %w", err)
+	}
+	return f.Close()
 }
 
 // peakRSS is the process's peak resident set size in kB, as the kernel
