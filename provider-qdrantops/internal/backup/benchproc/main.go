@@ -21,6 +21,7 @@ import (
 	"runtime/pprof"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
@@ -65,12 +66,14 @@ func run() error {
 	peers := strings.Split(*urls, ",")
 	cols := strings.Split(*collections, ",")
 	errs := make([]error, len(cols))
+	sizes := make([]int64, len(cols))
+	start := time.Now()
 	var wg sync.WaitGroup
 	for i, col := range cols {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = backupOne(ctx, peers, col, *name+"-"+col, *parallelism, s3store.Config{
+			sizes[i], errs[i] = backupOne(ctx, peers, col, *name+"-"+col, *parallelism, s3store.Config{
 				Bucket: *bucket, Endpoint: *endpoint, UsePathStyle: true, Budget: b,
 				Credentials: credentials.NewStaticCredentialsProvider(os.Getenv("S3_ACCESS_KEY"), os.Getenv("S3_SECRET_KEY"), ""),
 			})
@@ -80,6 +83,12 @@ func run() error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	took := time.Since(start)
+	var total int64
+	for _, n := range sizes {
+		total += n
+	}
+	fmt.Printf("backed-up-MiB=%d took=%s MiB/s=%.0f\n", total>>20, took.Round(time.Millisecond), float64(total)/(1<<20)/took.Seconds())
 
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -98,14 +107,14 @@ func run() error {
 
 // backupOne backs up one collection as a Backup of its own would: its own
 // cluster connection and Store, the shared budget.
-func backupOne(ctx context.Context, peers []string, collection, name string, parallelism int, cfg s3store.Config) error {
+func backupOne(ctx context.Context, peers []string, collection, name string, parallelism int, cfg s3store.Config) (int64, error) {
 	qc, err := qdrantcluster.Connect(ctx, qdrantcluster.Options{URL: peers[0], PeerURLs: peers})
 	if err != nil {
-		return fmt.Errorf("cannot connect to the cluster: %w", err)
+		return 0, fmt.Errorf("cannot connect to the cluster: %w", err)
 	}
 	st, err := s3store.New(cfg)
 	if err != nil {
-		return fmt.Errorf("cannot build the store: %w", err)
+		return 0, fmt.Errorf("cannot build the store: %w", err)
 	}
 	req := backup.Request{
 		Layout:      manifest.Layout{Namespace: "bench", Cluster: "rss", Backup: name},
@@ -114,10 +123,11 @@ func backupOne(ctx context.Context, peers []string, collection, name string, par
 		Collections: []string{collection},
 		Parallelism: parallelism,
 	}
-	if _, err := backup.Run(ctx, qc, st, req); err != nil {
-		return fmt.Errorf("cannot back up %s: %w", collection, err)
+	m, err := backup.Run(ctx, qc, st, req)
+	if err != nil {
+		return 0, fmt.Errorf("cannot back up %s: %w", collection, err)
 	}
-	return nil
+	return m.SizeBytes(), nil
 }
 
 // writeProfile writes the heap profile, whose alloc_space view shows where
