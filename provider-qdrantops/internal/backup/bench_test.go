@@ -30,7 +30,7 @@ const (
 	benchPartSize = 8 << 20
 	// benchRounds of plain copy and backup, alternating which goes first:
 	// an odd number, so that the median is one round's figure.
-	benchRounds = 5
+	benchRounds = 7
 	// benchBudget is the provider's default --max-transfer-memory.
 	benchBudget = 256 << 20
 )
