@@ -283,10 +283,6 @@ func (e *external) start(ctx context.Context, cr *v1alpha1.Backup) (bool, error)
 		return false, err
 	}
 	obs.Attempts++
-	if obs.StartTime == nil {
-		now := metav1.NewTime(time.Now().UTC())
-		obs.StartTime = &now
-	}
 	obs.Phase = v1alpha1.BackupQueued
 	if err := e.kube.Status().Update(ctx, cr); err != nil {
 		return false, fmt.Errorf("cannot record the backup's attempt: %w", err)
@@ -296,7 +292,10 @@ func (e *external) start(ctx context.Context, cr *v1alpha1.Backup) (bool, error)
 		Backup:     manifest.BackupRef{Namespace: cr.Namespace, Name: cr.Name, UID: string(cr.UID)},
 		Cluster:    target.Name,
 		RetryDelay: e.deps.RetryDelay,
-		StartedAt:  obs.StartTime.Time,
+	}
+	// A resumed run keeps the time the transfer first started.
+	if obs.StartTime != nil {
+		req.StartedAt = obs.StartTime.Time
 	}
 	for _, c := range fp.Collections {
 		req.Collections = append(req.Collections, string(c))

@@ -36,7 +36,7 @@ func TestOneBackupPerClusterAtATime(t *testing.T) {
 	second := waitFor(t, "second", 60*time.Second, "Queued", func(b *v1alpha1.Backup) bool {
 		return b.Status.AtProvider.Phase == v1alpha1.BackupQueued
 	})
-	if msg := condition(second, xpv2.TypeReady).Message; !strings.Contains(msg, "Waiting for team-a/first to finish") {
+	if msg := condition(second, xpv2.TypeReady).Message; !strings.Contains(msg, "Waiting for first to finish") {
 		t.Errorf("queued backup: want a condition naming the running one, got %q", msg)
 	}
 	for _, n := range []string{"first", "second"} {
