@@ -7,7 +7,7 @@ import (
 )
 
 // BackupPhase is where a Backup is in its life.
-// +kubebuilder:validation:Enum=Pending;Queued;InProgress;Completed;Failed;Deleting
+// +kubebuilder:validation:Enum=Pending;Queued;InProgress;Completed;Failed;Expired;Deleting
 type BackupPhase string
 
 // Backup phases.
@@ -18,6 +18,11 @@ const (
 	BackupCompleted  BackupPhase = "Completed"
 	BackupFailed     BackupPhase = "Failed"
 	BackupDeleting   BackupPhase = "Deleting"
+	// BackupExpired is a backup past its retentionDays: its objects are
+	// deleted (unless its management policies keep them) and the Backup
+	// stays, saying so, until its owner deletes it. A provider is not
+	// granted the deletion of its own managed resources.
+	BackupExpired BackupPhase = "Expired"
 )
 
 // BackupSource is what a backup captures and where it is stored. Backups and
@@ -76,9 +81,10 @@ type BackupSource struct {
 type BackupParameters struct {
 	BackupSource `json:",inline"`
 
-	// RetentionDays deletes the Backup, and its objects unless orphaned, this
-	// many days after it completed. At most 36500 (a hundred years); leave it
-	// unset to keep the backup.
+	// RetentionDays deletes the backup's objects, unless its management
+	// policies keep them, this many days after it completed; the Backup then
+	// says Expired until it is deleted. At most 36500 (a hundred years);
+	// leave it unset to keep the backup.
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=36500

@@ -69,6 +69,9 @@ func (e *external) Observe(ctx context.Context, cr *v1alpha1.Backup) (managed.Ex
 		return managed.ExternalObservation{ResourceExists: false}, nil
 	case v1alpha1.BackupCompleted:
 		return managed.ExternalObservation{ResourceExists: true, ResourceUpToDate: true}, e.observeCompleted(ctx, cr)
+	case v1alpha1.BackupExpired:
+		// Nothing left to do; the condition says so until the Backup is
+		// deleted.
 	case v1alpha1.BackupFailed:
 		cr.SetConditions(xpv2.Unavailable().WithMessage(obs.Error))
 	default:
@@ -208,9 +211,7 @@ func metricCluster(cr *v1alpha1.Backup) string {
 func (e *external) observeCompleted(ctx context.Context, cr *v1alpha1.Backup) error {
 	obs := &cr.Status.AtProvider
 	if expired(obs.CompletionTime, cr.Spec.ForProvider.RetentionDays, time.Now()) {
-		days := *cr.Spec.ForProvider.RetentionDays
-		e.recorder.Event(cr, event.Normal(reasonExpired, fmt.Sprintf("Deleting the backup: it is older than its retention of %d days", days)))
-		return e.kube.Delete(ctx, cr)
+		return e.expire(ctx, cr)
 	}
 	if _, err := e.store.Head(ctx, e.layout(cr).ManifestKey()); err != nil {
 		cr.SetConditions(xpv2.Unavailable().WithMessage("the backup's manifest is missing from the bucket: " + err.Error()))
@@ -218,6 +219,42 @@ func (e *external) observeCompleted(ctx context.Context, cr *v1alpha1.Backup) er
 	}
 	cr.SetConditions(xpv2.Available())
 	return nil
+}
+
+// expire ends a backup's retention: its objects are deleted, unless its
+// management policies keep them, and it says Expired. The Backup itself
+// stays until its owner (a person, GitOps, a BackupSchedule) deletes it:
+// Crossplane grants a provider no deletion of its own managed resources.
+func (e *external) expire(ctx context.Context, cr *v1alpha1.Backup) error {
+	obs := &cr.Status.AtProvider
+	days := *cr.Spec.ForProvider.RetentionDays
+	what := "its objects are kept, as its management policies say"
+	if deletesExternal(cr.GetManagementPolicies()) {
+		n, err := usecase.Delete(ctx, e.store, e.layout(cr), string(cr.UID))
+		if err != nil {
+			return fmt.Errorf("cannot delete the objects of an expired backup: %w", err)
+		}
+		what = fmt.Sprintf("its %d objects were deleted", n)
+	}
+	obs.Phase = v1alpha1.BackupExpired
+	msg := fmt.Sprintf("The backup expired after its retention of %d days: %s; delete this Backup", days, what)
+	cr.SetConditions(xpv2.Unavailable().WithMessage(msg))
+	e.recorder.Event(cr, event.Normal(reasonExpired, msg))
+	return nil
+}
+
+// deletesExternal says whether management policies let the provider delete
+// what the resource stands for; no policies means all of them.
+func deletesExternal(p xpv2.ManagementPolicies) bool {
+	if len(p) == 0 {
+		return true
+	}
+	for _, a := range p {
+		if a == xpv2.ManagementActionAll || a == xpv2.ManagementActionDelete {
+			return true
+		}
+	}
+	return false
 }
 
 // expired says whether a backup completed at done has outlived its

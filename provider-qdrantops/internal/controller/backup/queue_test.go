@@ -51,7 +51,10 @@ func TestOneBackupPerClusterAtATime(t *testing.T) {
 	}
 }
 
-func TestExpiredBackupIsDeleted(t *testing.T) {
+// A Backup past its retention loses its objects and says Expired. The
+// Backup itself stays for its owner to delete: the provider's role, as
+// Crossplane grants it, has no delete on its own kinds.
+func TestExpiredBackupDeletesItsObjects(t *testing.T) {
 	fixtures(t)
 	stop := startProvider(t)
 	defer stop()
@@ -72,14 +75,29 @@ func TestExpiredBackupIsDeleted(t *testing.T) {
 	if err := env.Client.Status().Update(ctx, b); err != nil {
 		t.Fatal(err)
 	}
+	b = waitFor(t, "expiring", 30*time.Second, "Expired", func(b *v1alpha1.Backup) bool {
+		return b.Status.AtProvider.Phase == v1alpha1.BackupExpired
+	})
+	if left := objects(t, "test/team-a/search/expiring/"); len(left) != 0 {
+		t.Errorf("objects of the expired backup left: %d", len(left))
+	}
+	if c := condition(b, xpv2.TypeReady); c.Status != corev1.ConditionFalse || !strings.Contains(c.Message, "expired after its retention of 7 days") {
+		t.Errorf("Ready of an expired backup: %+v", c)
+	}
+	// It stays Expired: nothing starts it again.
+	time.Sleep(3 * time.Second)
+	if b := get(t, "expiring"); b.Status.AtProvider.Phase != v1alpha1.BackupExpired || len(objects(t, "test/team-a/search/expiring/")) != 0 {
+		t.Errorf("an expired backup came back: phase %s", b.Status.AtProvider.Phase)
+	}
+	// Its owner deletes it.
+	if err := env.Client.Delete(ctx, b); err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for !kerrors.IsNotFound(env.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: "expiring"}, &v1alpha1.Backup{})) {
 		if time.Now().After(deadline) {
-			t.Fatal("an expired Backup was not deleted")
+			t.Fatal("an expired Backup could not be deleted")
 		}
 		time.Sleep(100 * time.Millisecond)
-	}
-	if left := objects(t, "test/team-a/search/expiring/"); len(left) != 0 {
-		t.Errorf("objects of the expired backup left: %d", len(left))
 	}
 }
