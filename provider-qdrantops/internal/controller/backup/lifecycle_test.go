@@ -90,9 +90,13 @@ func TestBackupLifecycle(t *testing.T) {
 			t.Errorf("%s: status %+v, manifest %d shards of %d bytes", c.Name, st, len(c.Shards), size)
 		}
 	}
+	// Events are sent after the status they tell of is persisted, and
+	// reach the apiserver a moment later.
 	reasons := map[string]bool{}
-	for _, e := range events(t, "nightly") {
-		reasons[e.Reason] = true
+	for deadline := time.Now().Add(10 * time.Second); !(reasons["BackupStarted"] && reasons["BackupCompleted"]) && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		for _, e := range events(t, "nightly") {
+			reasons[e.Reason] = true
+		}
 	}
 	for _, r := range []string{"BackupStarted", "BackupCompleted"} {
 		if !reasons[r] {
