@@ -28,7 +28,8 @@ type S3Defaults struct {
 
 	// Endpoint URL of an S3-compatible server; empty means AWS S3.
 	// +optional
-	// +kubebuilder:validation:Pattern=`^https?://[^\s/]+(/.*)?$`
+	// +kubebuilder:validation:Pattern=`^https?://[^\s/@]+(/.*)?$`
+	// +kubebuilder:validation:MaxLength=2048
 	Endpoint string `json:"endpoint,omitempty"`
 
 	// UsePathStyle addresses buckets as endpoint/bucket.
@@ -114,7 +115,7 @@ type ClusterProviderConfig struct {
 // ClusterProviderConfigSpec is a ProviderConfigSpec that a cluster
 // administrator shares with every namespace, with what those namespaces may do
 // with it.
-// +kubebuilder:validation:XValidation:rule="!has(self.credentials.secretRef) || (has(self.credentials.secretRef.__namespace__) && self.credentials.secretRef.__namespace__ != '')",message="a ClusterProviderConfig's credentials.secretRef must name the Secret's namespace"
+// +kubebuilder:validation:XValidation:rule="!has(self.credentials.secretRef) || (has(self.credentials.secretRef.__namespace__) && size(self.credentials.secretRef.__namespace__) > 0)",message="a ClusterProviderConfig's credentials.secretRef must name the Secret's namespace"
 type ClusterProviderConfigSpec struct {
 	ProviderConfigSpec `json:",inline"`
 
@@ -136,6 +137,8 @@ type Tenancy struct {
 	// +kubebuilder:validation:items:MinLength=3
 	// +kubebuilder:validation:items:MaxLength=63
 	// +kubebuilder:validation:items:Pattern=`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`
+	// +kubebuilder:validation:items:XValidation:rule="!self.contains('..') && !self.contains('.-') && !self.contains('-.')",message="a bucket name has no two adjacent dots and no dot next to a hyphen"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.matches(r'^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$')`,message="a bucket name is not formatted as an IP address"
 	AllowedBuckets []string `json:"allowedBuckets,omitempty"`
 
 	// KeyPrefix is put before the key prefix of every resource, so that each
@@ -147,6 +150,7 @@ type Tenancy struct {
 	// +kubebuilder:validation:MaxLength=128
 	// +kubebuilder:validation:Pattern=`^([A-Za-z0-9_.-]|\{\{namespace\}\})+(/([A-Za-z0-9_.-]|\{\{namespace\}\})+)*/$`
 	// +kubebuilder:validation:XValidation:rule="!self.split('/').exists(s, s == '.' || s == '..')",message="keyPrefix segments cannot be . or .."
+	// +kubebuilder:validation:XValidation:rule=`size(self) + 50 * ((size(self) - size(self.replace('{{namespace}}', ""))) / 13) <= 128`,message="keyPrefix must stay within 128 bytes once each {{namespace}} is replaced by a namespace of up to 63 characters, so that every object key fits in S3's 1024"
 	KeyPrefix string `json:"keyPrefix,omitempty"`
 
 	// AllowedEndpoints a resource may name in storage.s3.endpoint while it

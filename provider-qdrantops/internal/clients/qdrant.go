@@ -3,6 +3,7 @@ package clients
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -100,12 +101,13 @@ func lines(s string) []string {
 // hostOf names an external cluster by its host, the way it appears in
 // backup paths: qdrant.legacy.svc:6333 becomes qdrant.legacy.svc.
 func hostOf(u string) string {
-	h := strings.TrimPrefix(strings.TrimPrefix(u, "https://"), "http://")
-	h, _, _ = strings.Cut(h, "/")
-	if i := strings.LastIndex(h, ":"); i > 0 {
-		h = h[:i]
+	p, err := url.Parse(u)
+	if err != nil {
+		// The schema admits only parseable URLs; an empty name fails the
+		// layout's validation with a clear message.
+		return ""
 	}
-	return h
+	return p.Hostname()
 }
 
 // TargetName is the cluster's name in backup paths, known without reading

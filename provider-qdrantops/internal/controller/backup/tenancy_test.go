@@ -25,6 +25,7 @@ func adminKeys() *v1alpha1.CredentialsSecretRef {
 }
 
 func TestAdmission(t *testing.T) {
+	fixtures(t)
 	cpc := func(name string, mod func(*v1alpha1.ClusterProviderConfigSpec)) client.Object {
 		c := &v1alpha1.ClusterProviderConfig{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1alpha1.ClusterProviderConfigSpec{
 			ProviderConfigSpec: v1alpha1.ProviderConfigSpec{Credentials: v1alpha1.ProviderCredentials{Source: xpv2.CredentialsSourceSecret, SecretRef: adminKeys()}},
@@ -78,6 +79,25 @@ func TestAdmission(t *testing.T) {
 			reason: "The enforced prefix is at most 128 bytes.",
 			obj:    cpc("prefix-long", tenancy(v1alpha1.Tenancy{KeyPrefix: strings.Repeat("a", 128) + "/"})),
 			want:   "Too long",
+		},
+		"PrefixTooLongOnceRendered": {
+			reason: "Each {{namespace}} may become 63 bytes: the rendered prefix must fit the key budget too.",
+			obj:    cpc("prefix-expands", tenancy(v1alpha1.Tenancy{KeyPrefix: strings.Repeat("{{namespace}}/", 3)})),
+			want:   "keyPrefix must stay within 128 bytes once each {{namespace}} is replaced",
+		},
+		"PrefixTwoNamespacesFits": {
+			reason: "Two namespaces of 63 bytes and their slashes fit.",
+			obj:    cpc("prefix-two", tenancy(v1alpha1.Tenancy{KeyPrefix: "{{namespace}}/{{namespace}}/"})),
+		},
+		"IPBucket": {
+			reason: "An allowed bucket follows S3's naming rules.",
+			obj:    cpc("ip-bucket", tenancy(v1alpha1.Tenancy{AllowedBuckets: []string{"192.168.0.1"}})),
+			want:   "a bucket name is not formatted as an IP address",
+		},
+		"DefaultEndpointWithUserinfo": {
+			reason: "The default endpoint carries no credentials either.",
+			obj:    cpc("default-endpoint-userinfo", func(s *v1alpha1.ClusterProviderConfigSpec) { s.S3.Endpoint = "http://u:p@s3.example.com" }),
+			want:   "spec.s3.endpoint",
 		},
 		"EndpointWithUserinfo": {
 			reason: "An allowed endpoint carries no credentials.",
