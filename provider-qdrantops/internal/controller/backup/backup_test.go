@@ -14,6 +14,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 	corev1 "k8s.io/api/core/v1"
+	kerrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -208,6 +209,19 @@ func waitFor(t *testing.T, name string, timeout time.Duration, what string, cond
 				}
 			}
 			t.Fatalf("backup %s: %s not reached within %s; status:\n%s\nlogs:\n%s", name, what, timeout, st, tail(strings.Join(mine, "\n"), 4000))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitGone waits until a Backup no longer exists, failing with why if it
+// does not go within timeout.
+func waitGone(t *testing.T, name string, timeout time.Duration, why string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !kerrors.IsNotFound(env.Client.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, &v1alpha1.Backup{})) {
+		if time.Now().After(deadline) {
+			t.Fatal(why)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -144,13 +144,7 @@ func TestOrphanedBackupKeepsObjects(t *testing.T) {
 	if err := env.Client.Delete(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for !kerrors.IsNotFound(env.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: "orphan"}, &v1alpha1.Backup{})) {
-		if time.Now().After(deadline) {
-			t.Fatal("orphaned Backup not gone")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitGone(t, "orphan", 30*time.Second, "orphaned Backup not gone")
 	after := objects(t, "test/team-a/search/orphan/")
 	if len(after) == 0 || len(after) != len(before) {
 		t.Errorf("orphaned backup: objects before %d, after %d; want them kept", len(before), len(after))
@@ -186,13 +180,7 @@ func TestOrphanDeletedMidBackupStopsItsJob(t *testing.T) {
 	if err := env.Client.Delete(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for !kerrors.IsNotFound(env.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: "orphan-running"}, &v1alpha1.Backup{})) {
-		if time.Now().After(deadline) {
-			t.Fatal("orphaned Backup not gone")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitGone(t, "orphan-running", 30*time.Second, "orphaned Backup not gone")
 	// Six shards of 8 MiB at 8 MiB/s, one at a time: a job left running
 	// would write its manifest well within this wait.
 	settled := objects(t, "test/team-a/search/orphan-running/")

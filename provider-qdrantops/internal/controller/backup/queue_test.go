@@ -7,9 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	kerrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
 
@@ -93,11 +91,5 @@ func TestExpiredBackupDeletesItsObjects(t *testing.T) {
 	if err := env.Client.Delete(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for !kerrors.IsNotFound(env.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: "expiring"}, &v1alpha1.Backup{})) {
-		if time.Now().After(deadline) {
-			t.Fatal("an expired Backup could not be deleted")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitGone(t, "expiring", 30*time.Second, "an expired Backup could not be deleted")
 }

@@ -2,8 +2,8 @@ package backup_test
 
 import (
 	"context"
-	"os"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
