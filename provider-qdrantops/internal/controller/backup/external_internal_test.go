@@ -257,3 +257,19 @@ func TestStatusStaysSmall(t *testing.T) {
 		t.Errorf("summary: %+v", obs.Collections[0])
 	}
 }
+
+// Metric labels are Kubernetes names: a connection's URL host, which a
+// tenant chooses freely, never becomes one.
+func TestMetricClusterIsNeverAHost(t *testing.T) {
+	byRef := pendingBackup(0)
+	byRef.Spec.ForProvider.Connection = nil
+	byRef.Spec.ForProvider.ClusterRef = &v1alpha1.LocalReference{Name: "search"}
+	byURL := pendingBackup(0)
+	byURL.Spec.ForProvider.Connection = &v1alpha1.QdrantConnection{URL: "http://attacker-chosen-host.example.com:6333"}
+	if got := metricCluster(byRef); got != "search" {
+		t.Errorf("clusterRef: want the QdrantCluster's name, got %q", got)
+	}
+	if got := metricCluster(byURL); got != "nightly" {
+		t.Errorf("connection: want the Backup's name, got %q", got)
+	}
+}
