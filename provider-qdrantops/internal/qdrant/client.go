@@ -144,7 +144,7 @@ func httpClient(cfg Config) (*http.Client, error) {
 		hc.CheckRedirect = refuseRedirect
 		return &hc, nil
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr := http.DefaultTransport.(*http.Transport).Clone() //nolint:forcetypeassert // net/http documents DefaultTransport as an *http.Transport.
 	// Qdrant compresses snapshot downloads on the fly when asked, which
 	// hides Content-Length and costs CPU on the node.
 	tr.DisableCompression = true
@@ -251,7 +251,7 @@ func (c *Client) send(ctx context.Context, r *request, body io.Reader, contentTy
 
 // maxJSONBody bounds a JSON answer so a confused server cannot exhaust memory;
 // real answers (scroll pages, collection info) are far smaller.
-const maxJSONBody = 256 << 20
+const maxJSONBody = 16 << 20
 
 // envelope is Qdrant's {"result":…,"status":"ok","time":…}.
 type envelope struct {
@@ -424,7 +424,7 @@ func (b *idleBody) Read(p []byte) (int, error) {
 	if b.timer != nil {
 		b.timer.Stop()
 	}
-	if err != nil && err != io.EOF { //nolint:errorlint // io.EOF is returned unwrapped by contract.
+	if err != nil && err != io.EOF { // io.EOF is returned unwrapped by contract.
 		var timeout *TimeoutError
 		if errors.As(context.Cause(b.ctx), &timeout) {
 			return n, timeout

@@ -61,6 +61,9 @@ type Cluster struct {
 var _ backup.Cluster = &Cluster{}
 
 // Connect discovers the cluster's peers and which REST URL serves each.
+// maxPeers bounds the peers a cluster may report.
+const maxPeers = 1000
+
 func Connect(ctx context.Context, o Options) (*Cluster, error) {
 	entry, err := qdrant.New(o.config(o.URL))
 	if err != nil {
@@ -78,6 +81,11 @@ func Connect(ctx context.Context, o Options) (*Cluster, error) {
 		// Standalone: the one node is its own peer; CollectionCluster names it.
 		c.standalone = true
 		return c, nil
+	}
+	// A Qdrant cluster has a handful of peers; a server that reports
+	// thousands is not one, and each peer costs a client.
+	if len(info.Peers) > maxPeers {
+		return nil, fmt.Errorf("the cluster reports %d peers, more than the %d a Qdrant cluster can have here", len(info.Peers), maxPeers)
 	}
 	for id := range info.Peers {
 		c.known = append(c.known, id)

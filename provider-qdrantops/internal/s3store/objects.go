@@ -3,6 +3,7 @@ package s3store
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -94,17 +95,34 @@ func (s *Store) ListKeys(ctx context.Context, prefix string) ([]string, error) {
 	return keys, nil
 }
 
-// List returns every object under a prefix.
+// MaxListed bounds the objects a listing returns: a backup's root holds two
+// objects a shard and its manifest, so a root past this is not one, and a
+// server that lists without end cannot exhaust memory.
+const MaxListed = 1 << 20
+
+// List returns every object under a prefix, at most MaxListed.
 func (s *Store) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
 	var out []ObjectInfo
+	seen := map[string]bool{}
 	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(prefix)})
 	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+		rctx, cancel := context.WithTimeout(ctx, s.timeouts.Request)
+		page, err := p.NextPage(rctx)
+		cancel()
 		if err != nil {
 			return nil, classify(err, "listing of "+prefix)
 		}
 		for _, o := range page.Contents {
 			out = append(out, ObjectInfo{Key: aws.ToString(o.Key), Size: aws.ToInt64(o.Size)})
+		}
+		if len(out) > MaxListed {
+			return nil, fmt.Errorf("listing of %s: more than %d objects", prefix, MaxListed)
+		}
+		if t := aws.ToString(page.NextContinuationToken); t != "" {
+			if seen[t] {
+				return nil, fmt.Errorf("listing of %s: the server repeats itself", prefix)
+			}
+			seen[t] = true
 		}
 	}
 	return out, nil
@@ -136,14 +154,23 @@ type deleteError struct{ code, msg string }
 
 func (e *deleteError) Error() string { return e.code + ": " + e.msg }
 
+// maxUploadPages bounds the pages of incomplete uploads walked: a thousand
+// uploads a page, far more than a backup leaves.
+const maxUploadPages = 1000
+
 // AbortUploads aborts the incomplete multipart uploads under a prefix, the
 // leftovers of a crash mid-upload, whose keys match (every one when match is
 // nil). It returns how many it aborted.
 func (s *Store) AbortUploads(ctx context.Context, prefix string, match func(key string) bool) (int, error) {
 	n := 0
 	in := &s3.ListMultipartUploadsInput{Bucket: aws.String(s.bucket), Prefix: aws.String(prefix)}
-	for {
-		page, err := s.client.ListMultipartUploads(ctx, in)
+	for pages := 0; ; pages++ {
+		if pages >= maxUploadPages {
+			return n, fmt.Errorf("multipart uploads under %s: more than %d pages", prefix, maxUploadPages)
+		}
+		rctx, cancel := context.WithTimeout(ctx, s.timeouts.Request)
+		page, err := s.client.ListMultipartUploads(rctx, in)
+		cancel()
 		if err != nil {
 			return n, classify(err, "multipart uploads under "+prefix)
 		}

@@ -44,7 +44,7 @@ type Config struct {
 	// one, the Store has a budget of its own of PartSize x (Concurrency + 1).
 	Budget *Budget
 	// Timeouts bound every request; zero fields take the defaults.
-	Timeouts Timeouts
+	Timeouts   Timeouts
 	HTTPClient *http.Client
 }
 
@@ -66,7 +66,7 @@ type Timeouts struct {
 // link; five minutes allows for a link of under 30 KiB/s.
 const (
 	DefaultResponseHeaderTimeout = time.Minute
-	DefaultRequestTimeout        = 2 * time.Minute
+	DefaultRequestTimeout        = 30 * time.Second
 	DefaultPartTimeout           = 5 * time.Minute
 	DefaultIdleReadTimeout       = time.Minute
 )
@@ -215,6 +215,8 @@ func classify(err error, what string) error {
 
 // CheckBucket verifies that the bucket exists and the credentials can use it.
 func (s *Store) CheckBucket(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeouts.Request)
+	defer cancel()
 	_, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(s.bucket)})
 	if err != nil {
 		var ae smithy.APIError

@@ -179,7 +179,7 @@ func TestPresignedURLServesTheObject(t *testing.T) {
 	}
 	defer res.Body.Close() //nolint:errcheck // Test.
 	b, _ := io.ReadAll(res.Body)
-	if res.StatusCode != 200 || string(b) != "shard bytes" {
+	if res.StatusCode != http.StatusOK || string(b) != "shard bytes" {
 		t.Errorf("GET presigned URL: want 200 'shard bytes', got %d %q", res.StatusCode, b)
 	}
 }

@@ -85,7 +85,7 @@ func fill(r io.Reader, buf []byte) (n int, end bool, err error) {
 	for n < len(buf) {
 		m, err := r.Read(buf[n:])
 		n += m
-		if err == io.EOF { //nolint:errorlint // Only io.EOF itself ends a stream, as io.Reader promises; anything else is a failure.
+		if err == io.EOF { // Only io.EOF itself ends a stream, as io.Reader promises; anything else is a failure.
 			return n, true, nil
 		}
 		if err != nil {

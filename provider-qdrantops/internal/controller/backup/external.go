@@ -197,13 +197,14 @@ func (e *external) announce(cr *v1alpha1.Backup, st jobs.State[jobResult]) {
 }
 
 // metricCluster is the cluster label of a backup's metrics: the name of its
-// QdrantCluster, or for an explicit connection the Backup's own name. Both
-// are Kubernetes names; a URL host never becomes a label.
+// QdrantCluster, or "connection" for an explicit connection. A URL's host,
+// which a tenant chooses freely, never becomes a label, and neither does a
+// Backup's name, of which a namespace has as many as it likes.
 func metricCluster(cr *v1alpha1.Backup) string {
 	if r := cr.Spec.ForProvider.ClusterRef; r != nil {
 		return r.Name
 	}
-	return cr.Name
+	return "connection"
 }
 
 // observeCompleted verifies that a completed backup's manifest is still

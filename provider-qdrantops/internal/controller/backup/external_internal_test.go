@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -256,6 +257,19 @@ func TestStatusStaysSmall(t *testing.T) {
 	if obs.Collections[0].ShardsDone != 16000/3 || obs.Collections[0].SizeBytes != int64(16000/3)<<30 {
 		t.Errorf("summary: %+v", obs.Collections[0])
 	}
+
+	// More collections than the schema lists: status still fits it.
+	many := usecase.Status{ShardNumbers: map[string]int{}, Collections: map[string][]manifest.Shard{}}
+	for i := range 1500 {
+		c := fmt.Sprintf("c%04d", i)
+		many.Collections[c] = []manifest.Shard{{ID: 0, SizeBytes: 1}}
+		many.ShardNumbers[c] = 1
+	}
+	var obs2 v1alpha1.BackupObservation
+	apply(&obs2, many)
+	if len(obs2.Collections) != maxStatusCollections || obs2.Size != "1.5 KiB" {
+		t.Errorf("1500 collections: status lists %d (want %d), size %q counts them all", len(obs2.Collections), maxStatusCollections, obs2.Size)
+	}
 }
 
 // Metric labels are Kubernetes names: a connection's URL host, which a
@@ -269,7 +283,7 @@ func TestMetricClusterIsNeverAHost(t *testing.T) {
 	if got := metricCluster(byRef); got != "search" {
 		t.Errorf("clusterRef: want the QdrantCluster's name, got %q", got)
 	}
-	if got := metricCluster(byURL); got != "nightly" {
-		t.Errorf("connection: want the Backup's name, got %q", got)
+	if got := metricCluster(byURL); got != "connection" {
+		t.Errorf("connection: want the fixed label, got %q", got)
 	}
 }

@@ -10,6 +10,10 @@ import (
 	usecase "github.com/qdrantops/qdrantops/provider-qdrantops/internal/backup"
 )
 
+// maxStatusCollections is the most collections status lists, as the CRD's
+// maxItems says: a status the apiserver refuses would never be recorded.
+const maxStatusCollections = 1000
+
 // apply copies a backup's progress into the observation.
 func apply(obs *v1alpha1.BackupObservation, st usecase.Status) {
 	if !st.StartedAt.IsZero() && obs.StartTime == nil {
@@ -35,7 +39,11 @@ func apply(obs *v1alpha1.BackupObservation, st usecase.Status) {
 			c.SizeBytes += s.SizeBytes
 		}
 		total += c.SizeBytes
-		obs.Collections = append(obs.Collections, c)
+		// The schema holds at most maxStatusCollections; the manifest
+		// holds them all, and the progress counts them all.
+		if len(obs.Collections) < maxStatusCollections {
+			obs.Collections = append(obs.Collections, c)
+		}
 	}
 	obs.Size = humanBytes(total)
 }
