@@ -2,6 +2,7 @@ package clients
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -139,6 +140,12 @@ func ResolveStorage(ctx context.Context, kube client.Reader, namespace string, r
 			return ResolvedStorage{}, configErr("the credentials of %s name no Secret", pc)
 		}
 		cfg.Credentials, creds, err = keyPair(ctx, kube, pc.SecretNamespace, pc.Spec.Credentials.SecretRef.S3CredentialsSecretRef)
+		var ce *ConfigError
+		if errors.As(err, &ce) && pc.Kind == v1alpha1.ClusterProviderConfigKind {
+			// The admin's Secret is none of the tenant's business: name
+			// the ClusterProviderConfig, whose admin knows where to look.
+			err = configErr("the credentials Secret of %s is missing or incomplete; ask its administrator", pc)
+		}
 	case pc.Spec.Credentials.Source == xpv2.CredentialsSourceInjectedIdentity:
 		cfg.Credentials, creds = &defaultChain{region: cfg.Region}, "injected"
 	default:

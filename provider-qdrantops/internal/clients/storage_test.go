@@ -169,6 +169,13 @@ func TestResolveStorage(t *testing.T) {
 			}},
 			want: want{prefix: "tenants/team-a/", endpoint: "http://tenant.example:9000"},
 		},
+		"ClusterProviderConfigSecretMissing": {
+			reason: "A tenant learns that the admin's credentials are missing, not where the admin keeps them.",
+			kube:   objects{}.add(cpc(1, nil)),
+			ref:    cpcRef,
+			loc:    v1alpha1.S3Location{Bucket: bucket},
+			want:   want{err: "the credentials Secret of ClusterProviderConfig shared is missing or incomplete; ask its administrator"},
+		},
 		"ClusterProviderConfigSecretWithoutNamespace": {
 			reason: "A ClusterProviderConfig's Secret has no namespace of its own to default to.",
 			kube: objects{}.add(func() client.Object {
