@@ -12,6 +12,8 @@ export QDRANT_OPENAPI ?= $(wildcard $(CURDIR)/../shared/qdrant/openapi-v1.19.0.j
 
 # Tools the tests need, built from their Go modules into $(QDRANTOPS_CACHE).
 TEST_TOOLS := kubernetes etcd crossplane-core crossplane-cli kwok versitygw provider-helm provider-helm-crds provider-aws-crds
+# Tools `make lint` needs, built the same way (cluster/tools/golangci-lint pins the version).
+LINT_TOOLS := golangci-lint
 
 .PHONY: all generate build lint test test-unit test-integration tools demo bench clean
 
@@ -25,14 +27,16 @@ generate:
 build:
 	$(GO) build ./...
 
-## lint: vet and formatting.
+## lint: vet, formatting, then golangci-lint with .golangci.yml.
 lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(BUILD) $(LINT_TOOLS)
+	$$($(BUILD) --path golangci-lint)/golangci-lint run ./...
 
-## tools: build the test ground's binaries (cached by name and version).
+## tools: build the test ground's binaries and the linter (cached by name and version).
 tools:
-	$(BUILD) $(TEST_TOOLS)
+	$(BUILD) $(TEST_TOOLS) $(LINT_TOOLS)
 
 ## test: unit and integration tests against a real kube-apiserver, etcd and S3 server.
 test: tools

@@ -6,12 +6,13 @@
 #   cluster/build.sh [tool...]      tools: kubernetes etcd kwok versitygw minio
 #                                          crossplane-cli crossplane-core provider-helm
 #                                          provider-helm-crds provider-aws-crds (CRDs only)
+#                                          golangci-lint (for make lint)
 #   cluster/build.sh --path TOOL    prints the folder holding TOOL's binaries
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${QDRANTOPS_CACHE:-$HOME/.cache/qdrantops}
-all_tools=(kubernetes etcd kwok versitygw crossplane-cli crossplane-core provider-helm provider-helm-crds provider-aws-crds minio)
+all_tools=(kubernetes etcd kwok versitygw crossplane-cli crossplane-core provider-helm provider-helm-crds provider-aws-crds minio golangci-lint)
 # provider-upjet-aws is too big to build for tests; only the CRDs of the S3
 # kinds the composition function composes are taken from its module.
 aws_version=v2.5.0
@@ -29,6 +30,7 @@ module() {
     provider-helm) echo github.com/crossplane-contrib/provider-helm ;;
     provider-aws-crds) echo github.com/upbound/provider-aws/v2 ;;
     provider-helm-crds) echo github.com/crossplane-contrib/provider-helm ;;
+    golangci-lint) echo github.com/golangci/golangci-lint/v2 ;;
     *) echo "unknown tool $1" >&2; return 1 ;;
   esac
 }
@@ -86,6 +88,10 @@ build_into() {
       done > "$out/stages.yaml" ;;
     versitygw) go build -trimpath -ldflags "-s -w" -o "$out/versitygw" github.com/versity/versitygw/cmd/versitygw ;;
     minio) go build -trimpath -ldflags "-s -w" -o "$out/minio" github.com/minio/minio ;;
+    golangci-lint) local v; v=$(version golangci-lint)
+      # A fixed date stops golangci-lint reading its version from the wrapper module.
+      go build -trimpath -ldflags "-s -w -X main.version=${v#v} -X main.date=1970-01-01T00:00:00Z" \
+        -o "$out/golangci-lint" github.com/golangci/golangci-lint/v2/cmd/golangci-lint ;;
     crossplane-cli) go build -trimpath -ldflags "-s -w" -o "$out/crossplane" github.com/crossplane/cli/v2/cmd/crossplane ;;
     crossplane-core) go build -trimpath -ldflags "-s -w" -o "$out/crossplane" github.com/crossplane/crossplane/v2/cmd/crossplane
       # Crossplane's own CRDs (XRD, Composition, Function...) validate package manifests.

@@ -25,7 +25,8 @@ func TestTestbedUpAndDown(t *testing.T) {
 	}
 	state := t.TempDir()
 	testbed := func(args ...string) (string, error) {
-		cmd := exec.Command("./testbed.sh", args...)
+		// Not t.Context(): "down" runs in a Cleanup, after that context ends.
+		cmd := exec.CommandContext(context.Background(), "./testbed.sh", args...)
 		// A port range of its own, so a running 'make demo' does not collide.
 		cmd.Env = append(os.Environ(), "TESTBED="+state, "QDRANTOPS_PORT_BASE=36500")
 		out, err := cmd.CombinedOutput()
@@ -44,7 +45,7 @@ func TestTestbedUpAndDown(t *testing.T) {
 	kubectl := filepath.Join(filepath.Dir(mustRealpath(t, filepath.Join(env["KUBEBUILDER_ASSETS"], "kubectl"))), "kubectl")
 	k := func(args ...string) string {
 		t.Helper()
-		out, err := exec.Command(kubectl, append([]string{"--kubeconfig", env["KUBECONFIG"]}, args...)...).CombinedOutput()
+		out, err := exec.CommandContext(t.Context(), kubectl, append([]string{"--kubeconfig", env["KUBECONFIG"]}, args...)...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("kubectl %v: %v\n%s", args, err, out)
 		}
@@ -54,7 +55,7 @@ func TestTestbedUpAndDown(t *testing.T) {
 	t.Run("PodsBecomeReady", func(t *testing.T) {
 		// The chain a Helm release needs: controller-manager makes pods of a
 		// StatefulSet, the scheduler binds them, kwok runs them.
-		cmd := exec.Command(kubectl, "--kubeconfig", env["KUBECONFIG"], "apply", "-f", "-")
+		cmd := exec.CommandContext(t.Context(), kubectl, "--kubeconfig", env["KUBECONFIG"], "apply", "-f", "-")
 		cmd.Stdin = strings.NewReader(statefulSet)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("cannot apply StatefulSet: %v\n%s", err, out)
@@ -111,7 +112,7 @@ func TestTestbedUpAndDown(t *testing.T) {
 		if len(pids) != 6 {
 			t.Fatalf("want 6 processes, got pid files %v", files)
 		}
-		out, err := exec.Command("ss", "-Hltnp").Output()
+		out, err := exec.CommandContext(t.Context(), "ss", "-Hltnp").Output()
 		if err != nil {
 			t.Fatalf("ss: %v", err)
 		}

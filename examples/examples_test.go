@@ -1,4 +1,4 @@
-// Package examples_test checks that every example a user applies as is is
+// Package examples_test checks that every example, applied as it is, is
 // accepted by a real kube-apiserver serving the generated CRDs and XRD.
 package examples_test
 

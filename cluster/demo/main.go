@@ -41,8 +41,10 @@ func main() {
 	wait := flag.Duration("wait", 3*time.Minute, "how long to wait for the backup")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), *wait+time.Minute)
-	defer cancel()
-	if err := run(ctx, *qdrantURL, *peers, *apiKey, *wait); err != nil {
+	err := run(ctx, *qdrantURL, *peers, *apiKey, *wait)
+	// Cancelled before os.Exit, which would skip a deferred cancel.
+	cancel()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
@@ -87,14 +89,15 @@ func run(ctx context.Context, qdrantURL, peers, apiKey string, wait time.Duratio
 	}
 	sort.SliceStable(objs, func(i, j int) bool { return objs[i].GetKind() == "Namespace" && objs[j].GetKind() != "Namespace" })
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "KIND\tNAMESPACE\tNAME\tRESULT")
+	// A tabwriter buffers; a write error surfaces at Flush.
+	_, _ = fmt.Fprintln(w, "KIND\tNAMESPACE\tNAME\tRESULT")
 	for i, o := range objs {
 		err := c.Patch(ctx, o, client.Apply, client.FieldOwner("qdrantops-demo"), client.ForceOwnership) //nolint:staticcheck // Server-side apply of unstructured objects.
 		result := "accepted"
 		if err != nil {
 			result = "REJECTED: " + err.Error()
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", o.GetKind(), o.GetNamespace(), o.GetName(), result)
+		_, _ = fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", o.GetKind(), o.GetNamespace(), o.GetName(), result)
 		if err != nil {
 			_ = w.Flush()
 			return fmt.Errorf("%s %s was rejected", o.GetKind(), o.GetName())
@@ -191,7 +194,7 @@ func listObjects(ctx context.Context, s3Path string) error {
 	fmt.Printf("\n== objects under %s\n", s3Path)
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	for _, o := range out.Contents {
-		fmt.Fprintf(w, "%d\t  %s\n", aws.ToInt64(o.Size), aws.ToString(o.Key))
+		_, _ = fmt.Fprintf(w, "%d\t  %s\n", aws.ToInt64(o.Size), aws.ToString(o.Key))
 	}
 	return w.Flush()
 }

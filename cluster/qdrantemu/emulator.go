@@ -18,6 +18,7 @@
 package qdrantemu
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -172,7 +173,7 @@ func (n *Node) p2pURI() string {
 func (n *Node) listen() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	l, err := net.Listen("tcp", n.addr)
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", n.addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", n.addr, err)
 	}

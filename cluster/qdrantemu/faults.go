@@ -306,6 +306,9 @@ func (c *Cluster) wrapBody(w http.ResponseWriter, r *http.Request, f *StreamFaul
 		switch f.Fault {
 		case CutMidChunk, CutAtChunkBoundary, StallBody:
 			fw.fault, fw.cutAfter = f.Fault, f.After
+		default:
+			// The other faults never reach a writer: the handlers answer them
+			// (no headers, an empty or non-tar body...) before any body is written.
 		}
 	}
 	return fw

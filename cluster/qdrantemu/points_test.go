@@ -104,7 +104,10 @@ func TestFaults(t *testing.T) {
 		if err := c.Nodes()[1].SetDown(true); err != nil {
 			t.Fatal(err)
 		}
-		_, err := http.Get(u[1] + "/healthz") //nolint:noctx // Test.
+		res, err := http.Get(u[1] + "/healthz") //nolint:noctx // Test.
+		if err == nil {
+			_ = res.Body.Close()
+		}
 		if err == nil || !strings.Contains(err.Error(), "connection refused") {
 			t.Errorf("a down node: want connection refused, got %v", err)
 		}
@@ -149,7 +152,10 @@ func TestFaults(t *testing.T) {
 		defer c.HangSnapshots(false)
 		cl := &http.Client{Timeout: 300 * time.Millisecond}
 		start := time.Now()
-		_, err := cl.Post(u[0]+"/collections/c/shards/0/snapshots", "application/json", nil) //nolint:noctx // Test.
+		res, err := cl.Post(u[0]+"/collections/c/shards/0/snapshots", "application/json", nil) //nolint:noctx // Test.
+		if err == nil {
+			_ = res.Body.Close()
+		}
 		if err == nil || time.Since(start) < 250*time.Millisecond {
 			t.Errorf("a hanging snapshot: want a client timeout, got %v after %s", err, time.Since(start))
 		}

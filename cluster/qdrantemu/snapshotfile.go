@@ -174,7 +174,7 @@ func readArchive(r io.Reader) (*archive, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("Bad input: snapshot is not a valid tar archive: %v", err)
+			return nil, badInput("snapshot is not a valid tar archive: %w", err)
 		}
 		name := strings.TrimPrefix(path.Clean(h.Name), "./")
 		dir, file := path.Split(name)
@@ -182,7 +182,7 @@ func readArchive(r io.Reader) (*archive, error) {
 		case name == "config.json":
 			cfg := &configFile{}
 			if err := json.NewDecoder(tr).Decode(cfg); err != nil {
-				return nil, fmt.Errorf("Bad input: cannot read snapshot config: %v", err)
+				return nil, badInput("cannot read snapshot config: %w", err)
 			}
 			a.config = cfg
 		case name == "payload_index.json":
@@ -190,13 +190,13 @@ func readArchive(r io.Reader) (*archive, error) {
 				Schema map[string]payloadIndex `json:"schema"`
 			}
 			if err := json.NewDecoder(tr).Decode(&pi); err != nil {
-				return nil, fmt.Errorf("Bad input: cannot read payload index: %v", err)
+				return nil, badInput("cannot read payload index: %w", err)
 			}
 			a.indexes = pi.Schema
 		case file == "shard.json" && strings.HasSuffix(dir, "emulator/"):
 			var m shardMeta
 			if err := json.NewDecoder(tr).Decode(&m); err != nil {
-				return nil, fmt.Errorf("Bad input: cannot read shard metadata: %v", err)
+				return nil, badInput("cannot read shard metadata: %w", err)
 			}
 			metas[strings.TrimSuffix(dir, "emulator/")] = m
 		case file == "points.jsonl" && strings.HasSuffix(dir, "emulator/"):
@@ -206,22 +206,22 @@ func readArchive(r io.Reader) (*archive, error) {
 			for sc.Scan() {
 				p := &point{}
 				if err := json.Unmarshal(sc.Bytes(), p); err != nil {
-					return nil, fmt.Errorf("Bad input: cannot read points: %v", err)
+					return nil, badInput("cannot read points: %w", err)
 				}
 				pts = append(pts, p)
 			}
 			if err := sc.Err(); err != nil {
-				return nil, fmt.Errorf("Bad input: cannot read points: %v", err)
+				return nil, badInput("cannot read points: %w", err)
 			}
 			pointsByDir[strings.TrimSuffix(dir, "emulator/")] = pts
 		}
-		if _, err := io.Copy(io.Discard, tr); err != nil {
-			return nil, fmt.Errorf("Bad input: snapshot is truncated: %v", err)
+		if _, err := io.Copy(io.Discard, tr); err != nil { //nolint:gosec // Reads to the end, storing nothing: a large entry costs time, never memory.
+			return nil, badInput("snapshot is truncated: %w", err)
 		}
 	}
 	// Whatever follows the end-of-archive marker still belongs to the file.
 	if _, err := io.Copy(io.Discard, r); err != nil {
-		return nil, fmt.Errorf("Bad input: snapshot is truncated: %v", err)
+		return nil, badInput("snapshot is truncated: %w", err)
 	}
 	dirs := make([]string, 0, len(metas))
 	for d := range metas {
@@ -271,3 +271,9 @@ const (
 	defaultOptimizer = (`{"deleted_threshold":0.2,"vacuum_min_vector_number":1000,"default_segment_number":0,"max_segment_size":null,"memmap_threshold":null,"indexing_threshold":10000,"flush_interval_sec":5,"max_optimization_threads":null}`)
 	defaultWAL       = (`{"wal_capacity_mb":32,"wal_segments_ahead":0,"wal_retain_closed":1}`)
 )
+
+// badInput words an error as Qdrant does for input it refuses ("Bad input: ..."),
+// capital letter included, since clients see the message.
+func badInput(format string, a ...any) error {
+	return fmt.Errorf("Bad input: "+format, a...)
+}

@@ -135,7 +135,7 @@ func listSnapshots(dir string) ([]snapshotDescription, error) {
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02-15-04-05") }
 
 // create runs a snapshot creation, honouring wait=false and the hang fault.
-func (n *Node) create(w http.ResponseWriter, r *http.Request, make func() (snapshotDescription, error)) {
+func (n *Node) create(w http.ResponseWriter, r *http.Request, snapshot func() (snapshotDescription, error)) {
 	wait, ok := queryBool(w, r, "wait", true)
 	if !ok {
 		return
@@ -145,11 +145,11 @@ func (n *Node) create(w http.ResponseWriter, r *http.Request, make func() (snaps
 		return
 	}
 	if !wait {
-		go func() { _, _ = make() }()
+		go func() { _, _ = snapshot() }()
 		writeAccepted(w)
 		return
 	}
-	d, err := make()
+	d, err := snapshot()
 	if err != nil {
 		writeError(w, r, false, http.StatusInternalServerError, "Service internal error: "+err.Error())
 		return

@@ -80,7 +80,7 @@ func pointKey(id json.RawMessage) (string, error) {
 	if err := json.Unmarshal(id, &s); err == nil && len(s) >= 32 {
 		return "u:" + strings.ToLower(s), nil
 	}
-	return "", fmt.Errorf("Unable to parse point id %s", string(id))
+	return "", fmt.Errorf("Unable to parse point id %s", string(id)) //nolint:staticcheck // Qdrant's own wording, which clients may see.
 }
 
 // shardOf places a point on one of a collection's shards by the hash of its id.

@@ -58,7 +58,7 @@ func binary(flavour string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	out, err := exec.Command(filepath.Join(root, "cluster", "build.sh"), "--path", flavour).Output()
+	out, err := exec.CommandContext(context.Background(), filepath.Join(root, "cluster", "build.sh"), "--path", flavour).Output()
 	if err != nil {
 		return "", fmt.Errorf("cannot locate %s: %w", flavour, err)
 	}
@@ -97,20 +97,20 @@ func Start(ctx context.Context, dir string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Flavour: f, Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), AccessKey: "qdrantops-test", SecretKey: "qdrantops-test-secret", Region: "us-east-1"}
+	s := &Server{Flavour: f, Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), AccessKey: "qdrantops-test", SecretKey: "qdrantops-test-secret", Region: "us-east-1"} //nolint:gosec // A throwaway local test server's keys.
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	switch f {
 	case "versitygw":
-		s.cmd = exec.Command(bin, "--port", addr, "--access", s.AccessKey, "--secret", s.SecretKey, "--region", s.Region, "posix", dir) //nolint:gosec // Our own test binary.
+		s.cmd = exec.Command(bin, "--port", addr, "--access", s.AccessKey, "--secret", s.SecretKey, "--region", s.Region, "posix", dir) //nolint:noctx // Lives until Stop, not until some context ends.
 	case "minio":
 		cport, err := freePort()
 		if err != nil {
 			return nil, err
 		}
-		s.cmd = exec.Command(bin, "server", "--address", addr, "--console-address", fmt.Sprintf("127.0.0.1:%d", cport), dir) //nolint:gosec // Our own test binary.
+		s.cmd = exec.Command(bin, "server", "--address", addr, "--console-address", fmt.Sprintf("127.0.0.1:%d", cport), dir) //nolint:noctx // Lives until Stop, not until some context ends.
 		s.cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+s.AccessKey, "MINIO_ROOT_PASSWORD="+s.SecretKey, "MINIO_BROWSER=off")
 	}
-	log, err := os.Create(filepath.Join(dir, "..", filepath.Base(dir)+"-"+f+".log"))
+	log, err := os.Create(filepath.Join(dir, "..", filepath.Base(dir)+"-"+f+".log")) //nolint:gosec // Beside the server's own data folder.
 	if err == nil {
 		s.cmd.Stdout, s.cmd.Stderr = log, log
 	}
@@ -155,10 +155,14 @@ func (s *Server) CreateBucket(ctx context.Context, name string) error {
 }
 
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
 	defer l.Close() //nolint:errcheck // Only the port number is wanted.
-	return l.Addr().(*net.TCPAddr).Port, nil
+	a, ok := l.Addr().(*net.TCPAddr)
+	if !ok {
+		return 0, fmt.Errorf("a TCP listener has address %v", l.Addr())
+	}
+	return a.Port, nil
 }

@@ -20,7 +20,7 @@ import (
 // folder, in file name order.
 func ReadObjects(path string) ([]*unstructured.Unstructured, error) {
 	files := []string{path}
-	if fi, err := os.Stat(path); err != nil {
+	if fi, err := os.Stat(path); err != nil { //nolint:gosec // Test fixtures named by the test.
 		return nil, fmt.Errorf("cannot read %s: %w", path, err)
 	} else if fi.IsDir() {
 		var err error

@@ -117,7 +117,7 @@ func RepoRoot() (string, error) {
 		return "", fmt.Errorf("cannot get working directory: %w", err)
 	}
 	for {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod")) //nolint:gosec // The go.mod of the working folder or a parent.
 		if err == nil && strings.HasPrefix(string(b), "module github.com/qdrantops/qdrantops\n") {
 			return dir, nil
 		}

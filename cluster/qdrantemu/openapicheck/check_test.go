@@ -59,7 +59,7 @@ func TestCheckerCatchesContractBreaks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			req := httptest.NewRequest(tc.method, "http://127.0.0.1:1"+tc.path, strings.NewReader(tc.reqBody))
+			req := httptest.NewRequestWithContext(t.Context(), tc.method, "http://127.0.0.1:1"+tc.path, strings.NewReader(tc.reqBody))
 			ex := qdrantemu.Exchange{Request: req, Status: tc.status, ResponseHeader: http.Header{"Content-Type": {"application/json"}}}
 			if tc.reqBody != "" {
 				req.Header.Set("Content-Type", "application/json")

@@ -294,7 +294,7 @@ type failingParts struct {
 
 func (f *failingParts) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.Method == http.MethodPut && r.URL.Query().Has("partNumber") && f.left.Add(-1) >= 0 {
-		return &http.Response{StatusCode: 500, Status: "500 Internal Server Error", Body: io.NopCloser(strings.NewReader("<Error><Code>InternalError</Code><Message>injected</Message></Error>")), Header: http.Header{"Content-Type": {"application/xml"}}, Request: r}, nil
+		return &http.Response{StatusCode: http.StatusInternalServerError, Status: "500 Internal Server Error", Body: io.NopCloser(strings.NewReader("<Error><Code>InternalError</Code><Message>injected</Message></Error>")), Header: http.Header{"Content-Type": {"application/xml"}}, Request: r}, nil
 	}
 	return f.next.RoundTrip(r)
 }

@@ -39,7 +39,7 @@ func newTarCheck(r io.Reader) *tarCheck { return &tarCheck{r: r} }
 func (c *tarCheck) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.see(p[:n])
-	if err == io.EOF { //nolint:errorlint // io.Reader returns io.EOF itself at the end.
+	if err == io.EOF { // io.Reader returns io.EOF itself at the end.
 		if verr := c.verify(); verr != nil {
 			return n, verr
 		}

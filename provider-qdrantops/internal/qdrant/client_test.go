@@ -57,7 +57,7 @@ func TestNew(t *testing.T) {
 		},
 		"UserInfo": {
 			reason: "Credentials belong in APIKey, not in a URL that may be logged.",
-			cfg:    Config{URL: "http://admin:pw@h:6333"},
+			cfg:    Config{URL: "http://admin:pw@h:6333"}, //nolint:gosec // A fake credential the client must refuse.
 			want:   want{Err: "cannot use a Qdrant URL with user info: set the api key instead"},
 		},
 		"Query": {
@@ -127,7 +127,7 @@ func TestRequestHeaders(t *testing.T) {
 			call: func(ctx context.Context, c *Client) error {
 				d, err := c.DownloadSnapshot(ctx, "c", "s.snapshot")
 				if err == nil {
-					d.Body.Close()
+					_ = d.Body.Close()
 				}
 				return err
 			},
@@ -221,7 +221,7 @@ func TestRedirectRefused(t *testing.T) {
 	}))
 	t.Cleanup(other.Close)
 	c, _ := newFake(t, func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusFound)
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusFound) //nolint:gosec // To the test's other server, on purpose.
 	}, func(cfg *Config) { cfg.APIKey = "k3y" })
 
 	_, err := c.ListCollections(t.Context())
@@ -258,7 +258,7 @@ func TestDecodeEnvelope(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			c, _ := newFake(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(tc.body)) })
+			c, _ := newFake(t, func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(tc.body)) })
 			got, err := c.ListCollections(t.Context())
 			gotErr := ""
 			if err != nil {

@@ -774,7 +774,7 @@ func serveSnapshots(t *testing.T, dir string) *snapshotServer {
 		http.ServeFile(w, r, filepath.Join(dir, name))
 	}))
 	// Loopback only: the emulator fetches from here like Qdrant from S3.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("cannot listen: %v", err)
 	}
@@ -804,7 +804,7 @@ func streamToFile(t *testing.T, ctx context.Context, c *qdrant.Client, collectio
 	}
 	defer d.Body.Close() //nolint:errcheck // read-only body
 	name := fmt.Sprintf("shard-%d-%s", shard, d.Filename)
-	f, err := os.Create(filepath.Join(dir, name))
+	f, err := os.Create(filepath.Join(dir, name)) //nolint:gosec // The test's own temporary folder.
 	if err != nil {
 		t.Fatalf("cannot create the backup file: %v", err)
 	}

@@ -224,7 +224,7 @@ func TestScrubber(t *testing.T) {
 			in:     "from https://h/p.snapshot?sig=1#frag: 404",
 			want:   "from https://h/p.snapshot?REDACTED: 404",
 		},
-		"UserInfo": {
+		"UserInfo": { //nolint:gosec // A fake credential the test expects redacted.
 			reason: "User info in a URL is a credential.",
 			in:     "GET http://user:pw@h/x failed",
 			want:   "GET http://REDACTED@h/x failed",
@@ -256,7 +256,7 @@ func TestScrubber(t *testing.T) {
 }
 
 func TestSanitizeTransportError(t *testing.T) {
-	in := &url.Error{Op: "Put", URL: "http://u:p@h:1/c/recover?wait=true&sig=s3cr3t", Err: syscall.ECONNREFUSED}
+	in := &url.Error{Op: "Put", URL: "http://u:p@h:1/c/recover?wait=true&sig=s3cr3t", Err: syscall.ECONNREFUSED} //nolint:gosec // A fake credential the test expects redacted.
 	got := sanitizeTransportError(fmt.Errorf("x: %w", in))
 	if strings.Contains(got.Error(), "s3cr3t") || strings.Contains(got.Error(), "u:p") {
 		t.Errorf("sanitizeTransportError(...) = %q, want no query or user info", got)

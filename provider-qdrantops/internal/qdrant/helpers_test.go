@@ -107,19 +107,19 @@ func writeResult(w http.ResponseWriter, result any) {
 		panic(err)
 	}
 	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprintf(w, `{"result":%s,"status":"ok","time":0.001}`, b)
+	_, _ = fmt.Fprintf(w, `{"result":%s,"status":"ok","time":0.001}`, b)
 }
 
 // writeRaw writes a success envelope around an exact JSON result.
 func writeRaw(w http.ResponseWriter, result string) {
 	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprintf(w, `{"result":%s,"status":"ok","time":0.001}`, result)
+	_, _ = fmt.Fprintf(w, `{"result":%s,"status":"ok","time":0.001}`, result)
 }
 
 func writeAccepted(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
-	io.WriteString(w, `{"status":"accepted","time":0.000012}`)
+	_, _ = io.WriteString(w, `{"status":"accepted","time":0.000012}`)
 }
 
 // writeError writes Qdrant's JSON error envelope (no result key).
@@ -127,14 +127,14 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	b, _ := json.Marshal(msg)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	fmt.Fprintf(w, `{"status":{"error":%s},"time":0.0}`, b)
+	_, _ = fmt.Fprintf(w, `{"status":{"error":%s},"time":0.0}`, b)
 }
 
 // writePlain writes a plain-text error like Qdrant's file endpoints and 401s.
 func writePlain(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)
-	io.WriteString(w, msg)
+	_, _ = io.WriteString(w, msg)
 }
 
 // statusSequence answers with the given statuses in turn (the last one
@@ -162,12 +162,12 @@ func statusSequence(result any, statuses ...int) http.HandlerFunc {
 // it is refused.
 func closedAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
-	l.Close()
+	_ = l.Close()
 	return addr
 }
 

@@ -55,7 +55,7 @@ func TestPointIDComparable(t *testing.T) {
 	if diff := cmp.Diff(2, len(seen)); diff != "" {
 		t.Errorf("numeric 1 and UUID \"1\" must be different keys: -want, +got:\n%s", diff)
 	}
-	if NumericPointID(7) != NumericPointID(7) {
+	if a, b := NumericPointID(7), NumericPointID(7); a != b {
 		t.Errorf("equal ids compare unequal")
 	}
 	var zero PointID

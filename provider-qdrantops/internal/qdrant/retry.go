@@ -57,7 +57,7 @@ func (p RetryPolicy) delay(n int, err error) time.Duration {
 	if errors.As(err, &tooMany) && tooMany.RetryAfter > 0 {
 		return min(tooMany.RetryAfter, p.MaxDelay)
 	}
-	return p.backoff(n, rand.Float64())
+	return p.backoff(n, rand.Float64()) //nolint:gosec // Jitter spreads retries; it guards no secret.
 }
 
 // withRetry runs attempt until it succeeds, fails for good, or the attempts

@@ -66,7 +66,7 @@ func retryCalls() map[string]retryCall {
 		"StreamShard": {result: `"bytes"`, call: func(ctx context.Context, c *Client) error {
 			d, err := c.StreamShardSnapshot(ctx, "c", 0)
 			if err == nil {
-				d.Body.Close()
+				_ = d.Body.Close()
 			}
 			return err
 		}},
@@ -280,7 +280,7 @@ func TestRetryConnectionDroppedBeforeResponse(t *testing.T) {
 				t.Errorf("hijack: %v", err)
 				return
 			}
-			conn.Close() // EOF before any response
+			_ = conn.Close() // EOF before any response
 			return
 		}
 		writeRaw(w, `{"count":7}`)

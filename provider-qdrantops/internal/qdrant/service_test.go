@@ -37,7 +37,7 @@ func TestVersion(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			c, f := newFake(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, tc.body) })
+			c, f := newFake(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, tc.body) })
 			info, err := c.Version(t.Context())
 			got := want{Info: info, Kind: errorKind(err)}
 			if tc.want.Kind != "" {

@@ -103,9 +103,9 @@ func TestShardSnapshotDownloads(t *testing.T) {
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/octet-stream")
 				w.Header().Set("Content-Disposition", `attachment; filename="c-shard-5-2026-08-04-10-49-10.snapshot"`)
-				io.WriteString(w, "part1")
+				_, _ = io.WriteString(w, "part1")
 				w.(http.Flusher).Flush()
-				io.WriteString(w, "part2")
+				_, _ = io.WriteString(w, "part2")
 			},
 			want: want{Requests: []recorded{{Method: "GET", Path: "/collections/c/shards/5/snapshot"}},
 				Size: -1, Filename: "c-shard-5-2026-08-04-10-49-10.snapshot", Body: "part1part2"},
@@ -127,7 +127,7 @@ func TestShardSnapshotDownloads(t *testing.T) {
 			},
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Length", "3")
-				io.WriteString(w, "abc")
+				_, _ = io.WriteString(w, "abc")
 			},
 			want: want{Requests: []recorded{{Method: "GET", Path: "/collections/c/shards/1/snapshots/s%201.snapshot"}},
 				Size: 3, Filename: "s 1.snapshot", Body: "abc"},
@@ -143,7 +143,7 @@ func TestShardSnapshotDownloads(t *testing.T) {
 				if _, err := io.Copy(&b, d.Body); err != nil {
 					t.Fatal(err)
 				}
-				d.Body.Close()
+				_ = d.Body.Close()
 				got.Size, got.Filename, got.Body = d.Size, d.Filename, b.String()
 			}
 			got.Requests = f.requests()

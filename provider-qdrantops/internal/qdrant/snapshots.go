@@ -134,7 +134,7 @@ func (c *Client) recoverSnapshot(ctx context.Context, s scope, rec SnapshotRecov
 	}
 	if err == nil {
 		var b []byte
-		if b, err = json.Marshal(rec); err == nil {
+		if b, err = json.Marshal(rec); err == nil { //nolint:gosec // Qdrant's recover API takes the source's API key in the body; locationSecrets keeps it out of errors.
 			r := &request{method: http.MethodPut, path: s.path + "/snapshots/recover", query: waitQuery(wait),
 				body: b, secrets: locationSecrets(rec)}
 			_, err = c.doJSON(ctx, r, nil)

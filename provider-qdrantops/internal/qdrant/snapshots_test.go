@@ -121,7 +121,7 @@ func TestDownloadSnapshot(t *testing.T) {
 				w.Header().Set("Content-Type", "application/octet-stream")
 				w.Header().Set("Content-Disposition", `attachment; filename="c-1-2026.snapshot"`)
 				w.Header().Set("Content-Length", "4000")
-				io.WriteString(w, content)
+				_, _ = io.WriteString(w, content)
 			},
 			want: want{Size: 4000, Filename: "c-1-2026.snapshot", Body: content},
 		},
@@ -129,9 +129,9 @@ func TestDownloadSnapshot(t *testing.T) {
 			reason: "S3 mode streams chunked without a disposition: size -1, the requested name.",
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/octet-stream")
-				io.WriteString(w, content[:100])
+				_, _ = io.WriteString(w, content[:100])
 				w.(http.Flusher).Flush()
-				io.WriteString(w, content[100:])
+				_, _ = io.WriteString(w, content[100:])
 			},
 			want: want{Size: -1, Filename: "s.snapshot", Body: content},
 		},
@@ -139,7 +139,7 @@ func TestDownloadSnapshot(t *testing.T) {
 			reason: "Only the last element of a disposition filename is used.",
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Disposition", `attachment; filename="../../etc/x.snapshot"`)
-				io.WriteString(w, "x")
+				_, _ = io.WriteString(w, "x")
 			},
 			want: want{Size: 1, Filename: "x.snapshot", Body: "x"},
 		},
@@ -154,7 +154,7 @@ func TestDownloadSnapshot(t *testing.T) {
 			reason: "A compressed stream would not match the checksum and is refused.",
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Encoding", "br")
-				io.WriteString(w, "x")
+				_, _ = io.WriteString(w, "x")
 			},
 			want: want{Kind: `other: cannot download snapshot "s.snapshot" of collection "c": GET /collections/c/snapshots/s.snapshot: cannot use a snapshot stream with Content-Encoding "br"`},
 		},
@@ -166,7 +166,7 @@ func TestDownloadSnapshot(t *testing.T) {
 			got := want{Kind: errorKind(err)}
 			if err == nil {
 				b, rerr := io.ReadAll(d.Body)
-				d.Body.Close()
+				_ = d.Body.Close()
 				if rerr != nil {
 					t.Fatalf("read body: %v", rerr)
 				}
@@ -185,20 +185,20 @@ func TestDownloadSnapshot(t *testing.T) {
 func TestDownloadNotRetriedMidStream(t *testing.T) {
 	c, f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "1000")
-		io.WriteString(w, strings.Repeat("x", 100))
+		_, _ = io.WriteString(w, strings.Repeat("x", 100))
 		w.(http.Flusher).Flush()
 		conn, _, err := http.NewResponseController(w).Hijack()
 		if err != nil {
 			t.Errorf("hijack: %v", err)
 			return
 		}
-		conn.Close() // the stream breaks after 100 of 1000 bytes
+		_ = conn.Close() // the stream breaks after 100 of 1000 bytes
 	})
 	d, err := c.DownloadSnapshot(t.Context(), "c", "s.snapshot")
 	if err != nil {
 		t.Fatalf("DownloadSnapshot(): %v", err)
 	}
-	defer d.Body.Close()
+	defer d.Body.Close() //nolint:errcheck // Read-only body.
 	n, err := io.Copy(io.Discard, d.Body)
 	if err == nil {
 		t.Errorf("reading a broken stream succeeded with %d bytes, want an error", n)

@@ -17,7 +17,7 @@ func (c *Client) download(ctx context.Context, r *request, fallbackName string) 
 	var resp *http.Response
 	err := c.withRetry(ctx, r, func() error {
 		var err error
-		resp, err = c.send(ctx, r, nil, "")
+		resp, err = c.send(ctx, r, nil, "") //nolint:bodyclose // The body goes to the caller in Download, which closes it.
 		return err
 	})
 	if err != nil {

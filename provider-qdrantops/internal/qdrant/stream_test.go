@@ -59,7 +59,7 @@ func multipartHandler(t *testing.T, mu *sync.Mutex, parts *[]receivedPart, start
 						once.Do(func() { close(started) })
 					}
 				}
-				if rerr == io.EOF {
+				if errors.Is(rerr, io.EOF) {
 					break
 				}
 				if rerr != nil {
@@ -210,9 +210,9 @@ func TestUploadEndsOnCancel(t *testing.T) {
 	c, _ := newFake(t, func(w http.ResponseWriter, r *http.Request) {
 		// Read a little, cancel the caller's context, then drain until the
 		// client drops the connection (the server notices nothing otherwise).
-		io.CopyN(io.Discard, r.Body, 1<<20)
+		_, _ = io.CopyN(io.Discard, r.Body, 1<<20)
 		cancel()
-		io.Copy(io.Discard, r.Body)
+		_, _ = io.Copy(io.Discard, r.Body)
 	})
 	body := &endlessReader{}
 	err := c.UploadSnapshot(ctx, "c", body, "x.snapshot", UploadOptions{Priority: PrioritySnapshot})
@@ -258,7 +258,7 @@ func (failingReader) Read([]byte) (int, error) { return 0, errors.New("disk on f
 
 func TestUploadReaderError(t *testing.T) {
 	c, _ := newFake(t, func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
+		_, _ = io.Copy(io.Discard, r.Body)
 		writeResult(w, true)
 	})
 	err := c.UploadSnapshot(t.Context(), "c", failingReader{}, "x.snapshot", UploadOptions{})
