@@ -42,7 +42,7 @@ tools:
 test: tools
 	KUBEBUILDER_ASSETS=$$($(TESTBED_SH) assets) \
 	CROSSPLANE_CRDS=$$($(BUILD) --path crossplane-core)/crds \
-	QDRANTOPS_TESTBED_TEST=1 QDRANTOPS_E2E=1 \
+	QDRANTOPS_TESTBED_TEST=1 QDRANTOPS_E2E=1 CI=1 \
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 ## test-unit: the tests that need no test ground binaries (the integration TestMains skip under -short).
