@@ -216,7 +216,7 @@ func (e *external) observeCompleted(ctx context.Context, cr *v1alpha1.Backup) er
 	}
 	if _, err := e.store.Head(ctx, e.layout(cr).ManifestKey()); err != nil {
 		cr.SetConditions(xpv2.Unavailable().WithMessage("the backup's manifest is missing from the bucket: " + err.Error()))
-		return nil
+		return nil //nolint:nilerr // Deliberate: a missing manifest is the backup's condition, not a failed observe.
 	}
 	cr.SetConditions(xpv2.Available())
 	return nil
@@ -321,7 +321,6 @@ func (e *external) start(ctx context.Context, cr *v1alpha1.Backup) (bool, error)
 		return false, err
 	}
 	obs.Attempts++
-	obs.Phase = v1alpha1.BackupQueued
 	if err := e.kube.Status().Update(ctx, cr); err != nil {
 		return false, fmt.Errorf("cannot record the backup's attempt: %w", err)
 	}
@@ -346,7 +345,7 @@ func (e *external) start(ctx context.Context, cr *v1alpha1.Backup) (bool, error)
 		mode = usecase.VerifyContent
 	}
 	st, connect := e.store, e.connect
-	e.runner.Start(string(cr.UID), target.Key, cr.Namespace+"/"+cr.Name, func(ctx context.Context, report func(jobResult)) (jobResult, error) {
+	j := e.runner.Start(string(cr.UID), target.Key, cr.Namespace+"/"+cr.Name, func(ctx context.Context, report func(jobResult)) (jobResult, error) {
 		cl, err := connect(ctx, target)
 		if err != nil {
 			return jobResult{}, &usecase.Error{Reason: usecase.ReasonQdrantUnreachable, Message: "cannot connect to Qdrant: " + err.Error(), Err: err}
@@ -362,7 +361,9 @@ func (e *external) start(ctx context.Context, cr *v1alpha1.Backup) (bool, error)
 		}
 		return jobResult{Status: last, Verified: v}, nil
 	})
-	return true, nil
+	// The job's place in its cluster's queue is known at once: say so in
+	// the same status write as the rest of this reconcile.
+	return true, e.observeJob(ctx, cr, j.State())
 }
 
 func (e *external) Update(context.Context, *v1alpha1.Backup) (managed.ExternalUpdate, error) {
