@@ -33,7 +33,7 @@ func s3NameProblem(n string) string {
 }
 
 func TestGeneratedBucketName(t *testing.T) {
-	long := func(c string, n int) string { return strings.Repeat(c, n) }
+	long := strings.Repeat
 	cases := map[string]struct {
 		reason    string
 		namespace string

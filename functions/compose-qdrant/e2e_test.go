@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -33,7 +34,7 @@ func TestEndToEndWithProviderHelm(t *testing.T) {
 		t.Skip("starts a control plane and provider-helm; 'make test' sets QDRANTOPS_E2E=1")
 	}
 	if os.Getenv("E2E_IN_NETNS") == "" {
-		cmd := exec.Command("unshare", "-n", "--", os.Args[0], "-test.run=^TestEndToEndWithProviderHelm$", "-test.v", "-test.count=1")
+		cmd := exec.CommandContext(t.Context(), "unshare", "-n", "--", os.Args[0], "-test.run=^TestEndToEndWithProviderHelm$", "-test.v", "-test.count=1") //nolint:gosec // G702: os.Args[0] is this test binary, run again in a network namespace.
 		cmd.Env = append(os.Environ(), "E2E_IN_NETNS=1")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -42,13 +43,14 @@ func TestEndToEndWithProviderHelm(t *testing.T) {
 		t.Logf("in its network namespace:\n%s", tailLines(string(out), 15))
 		return
 	}
-	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(t.Context(), "ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
 		t.Fatalf("cannot bring up loopback: %v\n%s", err, out)
 	}
 
 	state := t.TempDir()
 	testbed := func(args ...string) {
-		cmd := exec.Command("../../cluster/testbed.sh", args...)
+		// Not t.Context(): "down" runs in a cleanup, when that is cancelled.
+		cmd := exec.CommandContext(context.Background(), "../../cluster/testbed.sh", args...)
 		cmd.Env = append(os.Environ(), "TESTBED="+state)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("testbed.sh %v: %v\n%s", args, err, out)
@@ -60,7 +62,7 @@ func TestEndToEndWithProviderHelm(t *testing.T) {
 	kubectlBin := filepath.Join(filepath.Dir(tool(t, "kubernetes", "kubectl")), "kubectl")
 	kubectl := func(stdin string, args ...string) string {
 		t.Helper()
-		cmd := exec.Command(kubectlBin, append([]string{"--kubeconfig", kubeconfig, "--cache-dir", filepath.Join(state, "kube-cache")}, args...)...)
+		cmd := exec.CommandContext(t.Context(), kubectlBin, append([]string{"--kubeconfig", kubeconfig, "--cache-dir", filepath.Join(state, "kube-cache")}, args...)...)
 		cmd.Stdin = strings.NewReader(stdin)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -86,9 +88,10 @@ spec:
     source: Filesystem
     fs: {path: `+kubeconfig+`}
 `, "apply", "-f", "-")
-	provider := exec.Command(tool(t, "provider-helm", "provider"), "--poll", "5s", "--sync", "30s")
+	// Not t.Context(): the provider runs until the cleanup below stops it.
+	provider := exec.CommandContext(context.Background(), tool(t, "provider-helm", "provider"), "--poll", "5s", "--sync", "30s")
 	provider.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	plog, _ := os.Create(filepath.Join(state, "provider-helm.log"))
+	plog, _ := os.Create(filepath.Join(state, "provider-helm.log")) //nolint:gosec // G304: a file in the test's own t.TempDir().
 	provider.Stdout, provider.Stderr = plog, plog
 	if err := provider.Start(); err != nil {
 		t.Fatal(err)
@@ -103,7 +106,7 @@ spec:
 	}
 	withInput := strings.Replace(string(base), "      name: function-compose-qdrant\n",
 		"      name: function-compose-qdrant\n    input:\n      apiVersion: compose.qdrantops.io/v1alpha1\n      kind: Input\n      chart: {repository: \""+repo+"\", version: 0.1.0}\n", 1)
-	if err := os.WriteFile(composition, []byte(withInput), 0o600); err != nil {
+	if err := os.WriteFile(composition, []byte(withInput), 0o600); err != nil { //nolint:gosec // G703: a file in the test's own t.TempDir().
 		t.Fatal(err)
 	}
 	addr := serve(t, &Function{log: logging.NewNopLogger(), random: bytes.NewReader(bytes.Repeat([]byte{7}, 64))})
@@ -115,12 +118,12 @@ spec:
 	// provider-helm installs the chart; the test ground runs its pods.
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
-		out, _ := exec.Command(kubectlBin, "--kubeconfig", kubeconfig, "get", "statefulset", "search", "-n", "team-a", "-o", "jsonpath={.status.readyReplicas}").Output()
+		out, _ := exec.CommandContext(t.Context(), kubectlBin, "--kubeconfig", kubeconfig, "get", "statefulset", "search", "-n", "team-a", "-o", "jsonpath={.status.readyReplicas}").Output()
 		if string(out) == "3" {
 			break
 		}
 		if time.Now().After(deadline) {
-			logb, _ := os.ReadFile(filepath.Join(state, "provider-helm.log"))
+			logb, _ := os.ReadFile(filepath.Join(state, "provider-helm.log")) //nolint:gosec // G304: a file in the test's own t.TempDir().
 			t.Fatalf("the chart's StatefulSet never had 3 ready replicas (got %q)\nreleases:\n%s\nprovider-helm log:\n%s", out,
 				kubectl("", "get", "releases.helm.m.crossplane.io", "-A", "-o", "yaml"), tailLines(string(logb), 30))
 		}

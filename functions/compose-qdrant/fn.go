@@ -141,7 +141,7 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 		response.Fatal(rsp, errors.Wrap(err, "cannot set desired composed resources"))
 		return rsp, nil
 	}
-	log.Debug("Composed", "resources", len(desired), "phase", string(st["phase"].(string)))
+	log.Debug("Composed", "resources", len(desired), "phase", st["phase"])
 	return rsp, nil
 }
 

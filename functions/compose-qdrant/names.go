@@ -32,7 +32,7 @@ const (
 
 	restPort    = 6333
 	apiKeyKey   = "api-key"
-	apiKeyEnv   = "QDRANT__SERVICE__API_KEY"
+	apiKeyEnv   = "QDRANT__SERVICE__API_KEY" //nolint:gosec // G101: the name of the env var Qdrant reads its key from, not a key.
 	apiKeyBytes = 32
 )
 

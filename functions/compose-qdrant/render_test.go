@@ -29,7 +29,7 @@ func tool(t *testing.T, name, file string) string {
 	if testing.Short() {
 		t.Skipf("needs %s, built by 'make tools'; skipped under -short", name)
 	}
-	out, err := exec.Command("../../cluster/build.sh", "--path", name).Output()
+	out, err := exec.CommandContext(t.Context(), "../../cluster/build.sh", "--path", name).Output()
 	p := filepath.Join(strings.TrimSpace(string(out)), file)
 	if _, serr := os.Stat(p); err != nil || serr != nil {
 		if os.Getenv("CI") != "" {
@@ -44,7 +44,7 @@ func tool(t *testing.T, name, file string) string {
 // of a Development runtime.
 func serve(t *testing.T, f *Function) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func renderWith(t *testing.T, addr, xr, composition, observed, required string) 
 	if required != "" {
 		args = append(args, "-e", required)
 	}
-	cmd := exec.Command(cli, args...)
+	cmd := exec.CommandContext(t.Context(), cli, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -101,7 +101,7 @@ func validate(t *testing.T, rendered []byte) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(filepath.Join(ext, filepath.Base(dir)+"-"+filepath.Base(f)), b, 0o600); err != nil {
+			if err := os.WriteFile(filepath.Join(ext, filepath.Base(dir)+"-"+filepath.Base(f)), b, 0o600); err != nil { //nolint:gosec // G703: a file in the test's own t.TempDir(), named after a fixture.
 				t.Fatal(err)
 			}
 		}
@@ -139,7 +139,7 @@ func validate(t *testing.T, rendered []byte) {
 	if err := os.WriteFile(filepath.Join(pkgDir, "package.yaml"), pkg.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(cli, "resource", "validate", ext, res, "--skip-success-results", "--cache-dir", cache, "--crossplane-image", img)
+	cmd := exec.CommandContext(t.Context(), cli, "resource", "validate", ext, res, "--skip-success-results", "--cache-dir", cache, "--crossplane-image", img)
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "0 failure cases") {
 		t.Errorf("crossplane resource validate: %v\n%s", err, out)

@@ -80,7 +80,9 @@ func volumeSize(want resource.Quantity, observed string) (resource.Quantity, err
 	}
 	have, err := resource.ParseQuantity(observed)
 	if err != nil || want.Cmp(have) >= 0 {
-		return want, nil
+		// A size that grows is asked for; so is the spec's when the observed
+		// size cannot be read, since nothing then shows it would shrink.
+		return want, nil //nolint:nilerr // Deliberate: an unparsable observed size is not the function's error.
 	}
 	return have, fmt.Errorf("persistence.size cannot shrink from %s to %s: volumes only grow; keeping %s", have.String(), want.String(), have.String())
 }

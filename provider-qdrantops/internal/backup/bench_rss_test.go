@@ -122,7 +122,7 @@ func buildBenchproc(b *testing.B) string {
 		b.Fatalf("the memory benchmarks build benchproc with the go command: %v", err)
 	}
 	bin := filepath.Join(b.TempDir(), "benchproc")
-	out, err := exec.Command(goBin, "build", "-o", bin, "./benchproc").CombinedOutput()
+	out, err := exec.CommandContext(b.Context(), goBin, "build", "-o", bin, "./benchproc").CombinedOutput()
 	if err != nil {
 		b.Fatalf("cannot build benchproc: %v\n%s", err, out)
 	}
@@ -137,7 +137,7 @@ func runBenchproc(b *testing.B, bin string, emu *qdrantemu.Cluster, collections 
 	if err := srv.CreateBucket(context.Background(), "rss"); err != nil && !strings.Contains(err.Error(), "BucketAlready") {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(bin,
+	cmd := exec.CommandContext(b.Context(), bin,
 		"-urls", strings.Join(emu.URLs(), ","),
 		"-collections", strings.Join(collections, ","),
 		"-endpoint", srv.Endpoint, "-bucket", "rss", "-name", name,

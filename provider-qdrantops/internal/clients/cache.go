@@ -22,9 +22,9 @@ type cacheEntry[T any] struct {
 	v  T
 }
 
-// NewCache returns a Cache of at most max entries.
-func NewCache[T any](max int) *Cache[T] {
-	return &Cache[T]{max: max, entries: map[string]*list.Element{}, order: list.New()}
+// NewCache returns a Cache of at most limit entries.
+func NewCache[T any](limit int) *Cache[T] {
+	return &Cache[T]{max: limit, entries: map[string]*list.Element{}, order: list.New()}
 }
 
 // Get returns what was built for id, or builds it. A failed build is not
@@ -33,8 +33,14 @@ func (c *Cache[T]) Get(id string, build func() (T, error)) (T, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.entries[id]; ok {
-		c.order.MoveToFront(e)
-		return e.Value.(*cacheEntry[T]).v, nil
+		// The list holds only *cacheEntry[T]; an element that is not one
+		// is rebuilt below rather than taking the provider down.
+		if ce, ok := e.Value.(*cacheEntry[T]); ok {
+			c.order.MoveToFront(e)
+			return ce.v, nil
+		}
+		c.order.Remove(e)
+		delete(c.entries, id)
 	}
 	// Building under the lock keeps two reconciles of one config from
 	// building two clients; a build makes no request.
@@ -46,7 +52,9 @@ func (c *Cache[T]) Get(id string, build func() (T, error)) (T, error) {
 	for c.order.Len() > c.max {
 		last := c.order.Back()
 		c.order.Remove(last)
-		delete(c.entries, last.Value.(*cacheEntry[T]).id)
+		if ce, ok := last.Value.(*cacheEntry[T]); ok {
+			delete(c.entries, ce.id)
+		}
 	}
 	return v, nil
 }

@@ -38,15 +38,6 @@ func secretKey(ctx context.Context, kube client.Reader, namespace, name, key str
 	return string(v), nil
 }
 
-// secretData reads a whole Secret.
-func secretData(ctx context.Context, kube client.Reader, namespace, name string) (map[string][]byte, error) {
-	s, err := getSecret(ctx, kube, namespace, name)
-	if err != nil {
-		return nil, err
-	}
-	return s.Data, nil
-}
-
 // getSecret reads a Secret. The reader should not be a cache: a cache of
 // Secrets lists and watches every Secret of the cluster.
 func getSecret(ctx context.Context, kube client.Reader, namespace, name string) (*corev1.Secret, error) {

@@ -258,7 +258,7 @@ func keyPair(ctx context.Context, kube client.Reader, namespace string, ref v1al
 		idKey = "AWS_ACCESS_KEY_ID"
 	}
 	if secretKeyName == "" {
-		secretKeyName = "AWS_SECRET_ACCESS_KEY"
+		secretKeyName = "AWS_SECRET_ACCESS_KEY" //nolint:gosec // G101: the default name of a key in the Secret, not a credential.
 	}
 	s, err := getSecret(ctx, kube, namespace, ref.Name)
 	if err != nil {

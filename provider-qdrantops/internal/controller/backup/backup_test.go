@@ -41,7 +41,7 @@ import (
 
 const (
 	ns     = "team-a"
-	apiKey = "qdrant-api-key-value-7f3a"
+	apiKey = "qdrant-api-key-value-7f3a" //nolint:gosec // G101: a fake key the tests give their Qdrant emulator.
 	bucket = "qdrant-backups"
 )
 

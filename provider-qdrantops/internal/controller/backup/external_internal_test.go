@@ -113,7 +113,7 @@ func TestStartCountsTheAttemptFirst(t *testing.T) {
 	cr := pendingBackup(1)
 	var persisted []int32
 	e := newExternal(t, cr, func(o client.Object) error {
-		persisted = append(persisted, o.(*v1alpha1.Backup).Status.AtProvider.Attempts) //nolint:forcetypeassert // Only Backups here.
+		persisted = append(persisted, o.(*v1alpha1.Backup).Status.AtProvider.Attempts)
 		return nil
 	})
 	started, err := e.start(context.Background(), cr)

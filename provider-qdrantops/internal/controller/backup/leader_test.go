@@ -69,7 +69,7 @@ func (p *providerProcess) backupBytes(t *testing.T) float64 {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func freeAddr(t *testing.T) string {
 func buildProvider(t *testing.T, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "provider")
-	build := exec.Command("go", "build", "-o", bin, "./provider-qdrantops/cmd/provider")
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./provider-qdrantops/cmd/provider")
 	build.Dir = env.Root
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("cannot build the provider: %v\n%s", err, out)
@@ -98,7 +98,7 @@ func runProvider(t *testing.T, bin, kubeconfig, dir, name string) *providerProce
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.cmd = exec.Command(bin, "--poll", "2s", "--shard-retry-delay", "100ms", "--metrics-bind-address", p.metrics, "--health-probe-bind-address", "0")
+	p.cmd = exec.CommandContext(t.Context(), bin, "--poll", "2s", "--shard-retry-delay", "100ms", "--metrics-bind-address", p.metrics, "--health-probe-bind-address", "0")
 	p.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "POD_NAMESPACE="+providerAccount.Namespace)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
 	if err := p.cmd.Start(); err != nil {

@@ -93,7 +93,7 @@ func TestBackupLifecycle(t *testing.T) {
 	// Events are sent after the status they tell of is persisted, and
 	// reach the apiserver a moment later.
 	reasons := map[string]bool{}
-	for deadline := time.Now().Add(10 * time.Second); !(reasons["BackupStarted"] && reasons["BackupCompleted"]) && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); (!reasons["BackupStarted"] || !reasons["BackupCompleted"]) && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		for _, e := range events(t, "nightly") {
 			reasons[e.Reason] = true
 		}

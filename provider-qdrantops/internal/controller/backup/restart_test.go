@@ -22,11 +22,11 @@ import (
 // startProcess runs the real provider binary against the test apiserver.
 func startProcess(t *testing.T, bin, kubeconfig, log string) *exec.Cmd {
 	t.Helper()
-	f, err := os.OpenFile(log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600) //nolint:gosec // G304: a log file in the test's own t.TempDir().
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--poll", "2s", "--shard-retry-delay", "100ms", "--metrics-bind-address", "0", "--health-probe-bind-address", "0")
+	cmd := exec.CommandContext(t.Context(), bin, "--poll", "2s", "--shard-retry-delay", "100ms", "--metrics-bind-address", "0", "--health-probe-bind-address", "0")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
@@ -39,7 +39,7 @@ func TestProviderKilledMidBackupResumes(t *testing.T) {
 	fixtures(t)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "provider")
-	build := exec.Command("go", "build", "-o", bin, "./provider-qdrantops/cmd/provider")
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./provider-qdrantops/cmd/provider")
 	build.Dir = env.Root
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("cannot build the provider: %v\n%s", err, out)

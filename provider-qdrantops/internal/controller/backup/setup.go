@@ -50,7 +50,7 @@ func Setup(mgr ctrl.Manager, o controller.Options, d Deps) error {
 	if d.MaxAttempts == 0 {
 		d.MaxAttempts = 3
 	}
-	rec := event.NewAPIRecorder(mgr.GetEventRecorderFor(name))
+	rec := event.NewAPIRecorder(mgr.GetEventRecorderFor(name)) //nolint:staticcheck // SA1019: crossplane-runtime v2.4.0's event.NewAPIRecorder takes only the old events API's recorder.
 	log := o.Logger.WithValues("controller", name)
 	// Secrets, ProviderConfigs and the objects external clients look up are
 	// read from the API server, not through the manager's cache: a cache of
@@ -93,6 +93,8 @@ func Setup(mgr ctrl.Manager, o controller.Options, d Deps) error {
 				switch b.Status.AtProvider.Phase {
 				case v1alpha1.BackupQueued, v1alpha1.BackupInProgress, v1alpha1.BackupPending:
 					return min(poll, 5*time.Second)
+				default:
+					// Settled phases wait for the next poll.
 				}
 			}
 			return poll

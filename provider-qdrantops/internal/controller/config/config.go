@@ -30,7 +30,7 @@ func Setup(mgr ctrl.Manager, o controller.Options) error {
 		name := providerconfig.ControllerName(k.gvk.Config.GroupKind().String())
 		r := providerconfig.NewReconciler(mgr, k.gvk,
 			providerconfig.WithLogger(o.Logger.WithValues("controller", name)),
-			providerconfig.WithRecorder(event.NewAPIRecorder(mgr.GetEventRecorderFor(name))))
+			providerconfig.WithRecorder(event.NewAPIRecorder(mgr.GetEventRecorderFor(name)))) //nolint:staticcheck // SA1019: crossplane-runtime v2.4.0's event.NewAPIRecorder takes only the old events API's recorder.
 		if err := ctrl.NewControllerManagedBy(mgr).
 			Named(name).
 			WithOptions(o.ForControllerRuntime()).
