@@ -157,7 +157,7 @@ func isType[T error](err error) bool {
 // false for context cancellation and for every other 4xx. Whether a call is
 // safe to repeat is a separate question the caller must answer.
 func IsRetryable(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrRefusedAddress) {
 		return false
 	}
 	var apiErr *APIError
