@@ -36,8 +36,8 @@ const maxParts = 10000
 // memory, so that no source is left open and idle while an upload waits for
 // its turn.
 func (s *Store) PutStream(ctx context.Context, key string, open func(context.Context) (io.ReadCloser, error)) (size int64, sha256Hex string, err error) {
-	up := &upload{s: s, key: key, returned: make(chan []byte, s.concurrency+1)}
-	first, err := s.budget.acquire(ctx)
+	up := &upload{s: s, key: key, owner: ownerOf(ctx), returned: make(chan []byte, s.concurrency+1)}
+	first, err := s.budget.acquire(ctx, up.owner)
 	if err != nil {
 		return 0, "", err
 	}
@@ -99,6 +99,8 @@ type upload struct {
 	s   *Store
 	key string
 	id  *string
+	// owner is whose share of the budget the upload borrows from.
+	owner string
 
 	// held are the buffers borrowed from the budget; returned receives them
 	// back from finished parts.
@@ -176,7 +178,7 @@ func (u *upload) next(ctx context.Context) ([]byte, error) {
 	default:
 	}
 	if u.inFlight <= u.s.concurrency && !u.failed() {
-		if b, ok := u.s.budget.tryAcquire(); ok {
+		if b, ok := u.s.budget.tryAcquire(u.owner); ok {
 			u.held = append(u.held, b)
 			return b, nil
 		}
@@ -194,7 +196,7 @@ func (u *upload) next(ctx context.Context) ([]byte, error) {
 // in flight any more.
 func (u *upload) releaseAll() {
 	for _, b := range u.held {
-		u.s.budget.release(b)
+		u.s.budget.release(b, u.owner)
 	}
 	u.held = nil
 }

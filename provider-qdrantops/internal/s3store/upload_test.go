@@ -152,7 +152,7 @@ func TestBudgetIsSharedAndNeverDeadlocks(t *testing.T) {
 	// Hold the whole budget: an upload must wait without opening its source.
 	var held [][]byte
 	for range 2 {
-		b, err := budget.acquire(ctx)
+		b, err := budget.acquire(ctx, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,7 +173,7 @@ func TestBudgetIsSharedAndNeverDeadlocks(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 	for _, b := range held {
-		budget.release(b)
+		budget.release(b, "")
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -200,7 +200,7 @@ func TestBudgetIsSharedAndNeverDeadlocks(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if n := len(budget.tokens); n != 0 {
+	if n := budget.lent(); n != 0 {
 		t.Errorf("%d buffers still lent out after every upload finished", n)
 	}
 }
@@ -208,5 +208,39 @@ func TestBudgetIsSharedAndNeverDeadlocks(t *testing.T) {
 func TestNewBudgetRefusesLessThanOnePart(t *testing.T) {
 	if _, err := NewBudget(minPartSize-1, minPartSize); err == nil {
 		t.Error("NewBudget: want an error for a budget smaller than one part")
+	}
+}
+
+// One owner holds at most its share of the budget; others still get theirs.
+func TestBudgetSharesBetweenOwners(t *testing.T) {
+	budget, err := NewBudget(8*minPartSize, minPartSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var greedy [][]byte
+	for {
+		b, ok := budget.tryAcquire("team-greedy")
+		if !ok {
+			break
+		}
+		greedy = append(greedy, b)
+	}
+	if len(greedy) != 2 {
+		t.Errorf("one owner got %d of 8 buffers; want its share of 2", len(greedy))
+	}
+	if _, ok := budget.tryAcquire("team-other"); !ok {
+		t.Error("another owner got nothing while the budget had buffers to spare")
+	}
+	// A waiting owner gets a buffer as soon as one of its own comes back.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got := make(chan error, 1)
+	go func() {
+		_, err := budget.acquire(ctx, "team-greedy")
+		got <- err
+	}()
+	budget.release(greedy[0], "team-greedy")
+	if err := <-got; err != nil {
+		t.Errorf("acquire after a release of the owner's own buffer: %v", err)
 	}
 }

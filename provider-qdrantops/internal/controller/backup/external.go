@@ -19,6 +19,7 @@ import (
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/clients"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/jobs"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/manifest"
+	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/s3store"
 )
 
 // Event reasons.
@@ -345,7 +346,10 @@ func (e *external) start(ctx context.Context, cr *v1alpha1.Backup) (bool, error)
 		mode = usecase.VerifyContent
 	}
 	st, connect := e.store, e.connect
+	ns := cr.Namespace
 	j := e.runner.Start(string(cr.UID), target.Key, cr.Namespace+"/"+cr.Name, func(ctx context.Context, report func(jobResult)) (jobResult, error) {
+		// The namespace's transfers share its part of the transfer budget.
+		ctx = s3store.WithOwner(ctx, ns)
 		cl, err := connect(ctx, target)
 		if err != nil {
 			return jobResult{}, &usecase.Error{Reason: usecase.ReasonQdrantUnreachable, Message: "cannot connect to Qdrant: " + err.Error(), Err: err}
