@@ -44,14 +44,24 @@ func readStream(ctx context.Context, c *qdrant.Client, collection string, shard 
 	return int(n), err
 }
 
-func TestStreamDeadlines(t *testing.T) {
+// oneCollection starts a one-node emulator holding collection "c" (one
+// shard) with points points, and a client without deadlines to set it up.
+func oneCollection(t *testing.T, points int) (*qdrantemu.Cluster, *qdrant.Client) {
+	t.Helper()
 	emu := startEmulator(t, qdrantemu.Options{})
-	ctx := t.Context()
 	setup := newClient(t, emu.URLs()[0])
-	if err := setup.CreateCollection(ctx, "c", collectionSpec(1, 1)); err != nil {
+	if err := setup.CreateCollection(t.Context(), "c", collectionSpec(1, 1)); err != nil {
 		t.Fatal(err)
 	}
-	upsert(t, ctx, setup, "c", 1, 100)
+	if points > 0 {
+		upsert(t, t.Context(), setup, "c", 1, points)
+	}
+	return emu, setup
+}
+
+func TestStreamDeadlines(t *testing.T) {
+	emu, _ := oneCollection(t, 100)
+	ctx := t.Context()
 	emu.SetSnapshotPadding("c", 1<<20)
 
 	cases := map[string]struct {
@@ -119,12 +129,8 @@ func fmtErr(err error) string {
 func TestHeaderTimeoutIsRetried(t *testing.T) {
 	// A node that did not answer once may answer the next attempt; and the
 	// cluster adapter goes on to the next node for the same reason.
-	emu := startEmulator(t, qdrantemu.Options{})
+	emu, _ := oneCollection(t, 0)
 	ctx := t.Context()
-	setup := newClient(t, emu.URLs()[0])
-	if err := setup.CreateCollection(ctx, "c", collectionSpec(1, 1)); err != nil {
-		t.Fatal(err)
-	}
 	emu.InjectStreamFault(qdrantemu.StreamFaultSpec{Fault: qdrantemu.NoHeaders, Node: -1, Shard: -1, Times: 1})
 	c, err := qdrant.New(qdrant.Config{URL: emu.URLs()[0], ResponseHeaderTimeout: shortTimeout, IdleReadTimeout: shortTimeout,
 		Retry: qdrant.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond}})
@@ -141,13 +147,8 @@ func TestHeaderTimeoutIsRetried(t *testing.T) {
 func TestSlowReaderIsNotIdle(t *testing.T) {
 	// The idle clock runs only while a Read waits: a caller that is slow to
 	// read (its S3 upload is slow) must not fail its own stream.
-	emu := startEmulator(t, qdrantemu.Options{})
+	emu, _ := oneCollection(t, 100)
 	ctx := t.Context()
-	setup := newClient(t, emu.URLs()[0])
-	if err := setup.CreateCollection(ctx, "c", collectionSpec(1, 1)); err != nil {
-		t.Fatal(err)
-	}
-	upsert(t, ctx, setup, "c", 1, 100)
 	c := deadlineClient(t, emu.URLs()[0], shortTimeout, shortTimeout)
 	dl, err := c.StreamShardSnapshot(ctx, "c", 0)
 	if err != nil {
@@ -170,12 +171,8 @@ func TestWaitingCallsAreNotCutByTheHeaderTimeout(t *testing.T) {
 	// Qdrant answers wait=true only when the snapshot is done, possibly
 	// hours later: the header timeout must not fail it, only the caller's
 	// context may.
-	emu := startEmulator(t, qdrantemu.Options{})
+	emu, _ := oneCollection(t, 0)
 	ctx := t.Context()
-	setup := newClient(t, emu.URLs()[0])
-	if err := setup.CreateCollection(ctx, "c", collectionSpec(1, 1)); err != nil {
-		t.Fatal(err)
-	}
 	emu.HangSnapshots(true)
 	defer emu.HangSnapshots(false)
 	c := deadlineClient(t, emu.URLs()[0], shortTimeout, shortTimeout)
@@ -235,13 +232,8 @@ func TestJSONCallsHaveDeadlines(t *testing.T) {
 func TestUploadTimeStartsAfterTheBody(t *testing.T) {
 	// The header clock starts once the request, body included, is sent: an
 	// upload whose source is slower than the header timeout still lands.
-	emu := startEmulator(t, qdrantemu.Options{})
+	emu, setup := oneCollection(t, 100)
 	ctx := t.Context()
-	setup := newClient(t, emu.URLs()[0])
-	if err := setup.CreateCollection(ctx, "c", collectionSpec(1, 1)); err != nil {
-		t.Fatal(err)
-	}
-	upsert(t, ctx, setup, "c", 1, 100)
 	dl, err := setup.StreamShardSnapshot(ctx, "c", 0)
 	if err != nil {
 		t.Fatal(err)
