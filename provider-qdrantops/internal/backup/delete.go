@@ -36,8 +36,10 @@ func (o ownedKeys) all() []string {
 
 // findOwned lists the root and keeps what belongs to the Backup with uid: its
 // manifest if the manifest names it, and each shard object whose sidecar
-// names it, with the sidecar.
-func findOwned(ctx context.Context, s Deleter, l manifest.Layout, uid string) (ownedKeys, error) {
+// names it, with the sidecar. With firstOnly it stops at the first thing it
+// finds: enough to know whether anything is left, without reading every
+// sidecar of a large backup.
+func findOwned(ctx context.Context, s Deleter, l manifest.Layout, uid string, firstOnly bool) (ownedKeys, error) {
 	if err := l.Validate(); err != nil {
 		return ownedKeys{}, &Error{Reason: ReasonInvalidLocation, Message: "the backup's location is invalid: " + err.Error(), Permanent: true, Err: err}
 	}
@@ -54,6 +56,18 @@ func findOwned(ctx context.Context, s Deleter, l manifest.Layout, uid string) (o
 		present[k] = true
 	}
 	o := ownedKeys{claimed: map[string]bool{}}
+	if present[l.ManifestKey()] {
+		m, err := readManifest(ctx, s, l)
+		if err != nil && !isNotFound(err) && !errors.Is(err, errForeignManifest) {
+			return ownedKeys{}, fmt.Errorf("cannot read the manifest: %w", err)
+		}
+		if err == nil && m.Backup.UID == uid {
+			o.manifest = l.ManifestKey()
+			if firstOnly {
+				return o, nil
+			}
+		}
+	}
 	for _, k := range keys {
 		obj, ok := strings.CutSuffix(strings.TrimPrefix(k, root), sidecarSuffix)
 		if !ok || !manifest.IsShardObject(obj) {
@@ -74,26 +88,21 @@ func findOwned(ctx context.Context, s Deleter, l manifest.Layout, uid string) (o
 			o.objects = append(o.objects, l.Key(obj))
 		}
 		o.sidecars = append(o.sidecars, k)
-	}
-	if present[l.ManifestKey()] {
-		m, err := readManifest(ctx, s, l)
-		if err != nil && !isNotFound(err) && !errors.Is(err, errForeignManifest) {
-			return ownedKeys{}, fmt.Errorf("cannot read the manifest: %w", err)
-		}
-		if err == nil && m.Backup.UID == uid {
-			o.manifest = l.ManifestKey()
+		if firstOnly {
+			return o, nil
 		}
 	}
 	return o, nil
 }
 
-// Owned returns the keys of the objects that belong to the Backup with uid.
-func Owned(ctx context.Context, s Deleter, l manifest.Layout, uid string) ([]string, error) {
-	o, err := findOwned(ctx, s, l, uid)
+// AnyOwned says whether anything that belongs to the Backup with uid is left
+// under its root.
+func AnyOwned(ctx context.Context, s Deleter, l manifest.Layout, uid string) (bool, error) {
+	o, err := findOwned(ctx, s, l, uid, true)
 	if err != nil {
-		return nil, err
+		return false, err
 	}
-	return o.all(), nil
+	return len(o.all()) > 0, nil
 }
 
 // Delete removes the objects of the Backup with uid, and only those: its
@@ -104,7 +113,7 @@ func Owned(ctx context.Context, s Deleter, l manifest.Layout, uid string) ([]str
 // and the sidecars last, so that a second try still knows what is whose. It
 // returns how many objects it deleted.
 func Delete(ctx context.Context, s Deleter, l manifest.Layout, uid string) (int, error) {
-	o, err := findOwned(ctx, s, l, uid)
+	o, err := findOwned(ctx, s, l, uid, false)
 	if err != nil {
 		return 0, err
 	}

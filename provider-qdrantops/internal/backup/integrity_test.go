@@ -152,9 +152,13 @@ func TestObjectsBelongToOneBackup(t *testing.T) {
 	}
 
 	// The same Backup run again finds its own manifest: done, nothing redone.
+	requests := len(f.emu.Requests())
 	again, err := backup.Run(ctx, f.qc, f.store, monday)
 	if err != nil || !again.CompletedAt.Equal(m.CompletedAt) {
 		t.Errorf("rerun of a completed Backup: want its manifest back, got %v, %v", again.CompletedAt, err)
+	}
+	if n := len(f.emu.Requests()) - requests; n != 0 {
+		t.Errorf("rerun of a completed Backup made %d requests to Qdrant; want none", n)
 	}
 
 	// An interrupted Backup's shards are not reused by a different one.
@@ -245,8 +249,11 @@ func TestDeleteRemovesOnlyOwnObjects(t *testing.T) {
 	if _, ok := left[outer.Layout.ManifestKey()]; ok {
 		t.Error("the outer manifest is still there")
 	}
-	if owned, err := backup.Owned(ctx, f.store, outer.Layout, outer.Backup.UID); err != nil || len(owned) != 0 {
-		t.Errorf("after Delete: want nothing owned left, got %v, %v", owned, err)
+	if left, err := backup.AnyOwned(ctx, f.store, outer.Layout, outer.Backup.UID); err != nil || left {
+		t.Errorf("after Delete: want nothing owned left, got %v, %v", left, err)
+	}
+	if left, err := backup.AnyOwned(ctx, f.store, inner.Layout, inner.Backup.UID); err != nil || !left {
+		t.Errorf("the inner Backup: want its objects found, got %v, %v", left, err)
 	}
 	if _, err := backup.Verify(ctx, f.store, inner.Layout, inner.Backup.UID, backup.VerifyContent); err != nil {
 		t.Errorf("the inner backup no longer verifies: %v", err)

@@ -1,7 +1,6 @@
 package backup
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -91,7 +90,8 @@ func validHeader(h []byte) bool {
 	if isZero(h) {
 		return false
 	}
-	field := strings.TrimRight(strings.TrimSpace(string(bytes.TrimRight(h[148:156], "\x00 "))), "\x00")
+	// The checksum is octal, padded with spaces or NULs on either side.
+	field := strings.Trim(string(h[148:156]), " \x00")
 	want, err := strconv.ParseInt(field, 8, 64)
 	if err != nil {
 		return false

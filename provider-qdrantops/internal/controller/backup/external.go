@@ -53,11 +53,11 @@ func (e *external) Observe(ctx context.Context, cr *v1alpha1.Backup) (managed.Ex
 		e.runner.Cancel(key)
 		// The backup exists while any object it can prove is its own is
 		// left; other objects under its root are someone else's.
-		left, err := usecase.Owned(ctx, e.store, e.layout(cr), string(cr.UID))
+		left, err := usecase.AnyOwned(ctx, e.store, e.layout(cr), string(cr.UID))
 		if err != nil {
 			return managed.ExternalObservation{}, fmt.Errorf("cannot list the backup's objects: %w", err)
 		}
-		return managed.ExternalObservation{ResourceExists: len(left) > 0, ResourceUpToDate: true}, nil
+		return managed.ExternalObservation{ResourceExists: left, ResourceUpToDate: true}, nil
 	}
 	if j, ok := e.runner.Get(key); ok {
 		if err := e.observeJob(ctx, cr, j.State()); err != nil {
