@@ -170,6 +170,12 @@ func (n *Node) createCollection(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, false, http.StatusConflict, fmt.Sprintf("Wrong input: Collection `%s` already exists!", name))
 		return
 	}
+	// An alias and a collection never share a name
+	// (lib/storage/src/content_manager/toc/create_collection.rs).
+	if _, ok := c.aliases[name]; ok {
+		writeError(w, r, false, http.StatusBadRequest, fmt.Sprintf("Wrong input: Can't create collection with name %s. Alias with the same name already exists", name))
+		return
+	}
 	p := params{Vectors: req.Vectors, ShardNumber: uint32(len(c.nodes)), ReplicationFactor: 1, WriteConsistencyFactor: 1, ShardingMethod: req.ShardingMethod, SparseVectors: req.SparseVectors, OnDiskPayload: true}
 	if c.opts.Standalone {
 		p.ShardNumber = 1

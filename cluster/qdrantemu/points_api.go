@@ -73,6 +73,12 @@ func (n *Node) updateAliases(w http.ResponseWriter, r *http.Request) {
 				writeError(w, r, false, http.StatusNotFound, notFoundCollection(a.CreateAlias.CollectionName))
 				return
 			}
+			// validate_collection_not_exists(alias_name) in
+			// lib/storage/src/content_manager/toc/collection_meta_ops.rs.
+			if _, ok := c.collections[a.CreateAlias.AliasName]; ok {
+				writeError(w, r, false, http.StatusConflict, fmt.Sprintf("Wrong input: Collection `%s` already exists!", a.CreateAlias.AliasName))
+				return
+			}
 			next[a.CreateAlias.AliasName] = a.CreateAlias.CollectionName
 		case a.DeleteAlias != nil:
 			if _, ok := next[a.DeleteAlias.AliasName]; !ok {
