@@ -13,6 +13,7 @@ import (
 //
 //	<prefix><namespace>/<cluster>/<backup>/manifest.json
 //	<prefix><namespace>/<cluster>/<backup>/collections/<collection>/shards/<id>.snapshot
+//	<prefix><namespace>/<cluster>/<backup>/collections/<collection>/sample.json
 //
 // Keys are built by plain concatenation of segments that Validate has checked:
 // no segment is empty, "." or "..", or holds a "/", so no name taken from a
@@ -106,6 +107,17 @@ var shardObject = regexp.MustCompile(`^collections/[^/]+/shards/[0-9]+\.snapshot
 // of this backup, rather than an object of some other backup whose root lies
 // beneath this one.
 func IsShardObject(relative string) bool { return shardObject.MatchString(relative) }
+
+// SampleObject is a collection's sample file's key relative to the root.
+// The collection name must have passed ValidSegment.
+func SampleObject(collection string) string { return "collections/" + collection + "/sample.json" }
+
+// sampleObject matches what SampleObject returns.
+var sampleObject = regexp.MustCompile(`^collections/[^/]+/sample\.json$`)
+
+// IsSampleObject says whether a key relative to the root is a sample file of
+// this backup, rather than an object of a backup whose root lies beneath.
+func IsSampleObject(relative string) bool { return sampleObject.MatchString(relative) }
 
 // Key turns a key relative to the root into an object key.
 func (l Layout) Key(relative string) string { return l.Root() + relative }

@@ -49,8 +49,31 @@ type Collection struct {
 	Aliases        []string                `json:"aliases,omitempty"`
 	// Points counted when the backup started. Shards are snapshotted one by
 	// one, so this is what a restore should expect, not a guarantee.
-	Points uint64  `json:"points"`
-	Shards []Shard `json:"shards"`
+	Points uint64 `json:"points"`
+	// PointsAfter is the exact count once every shard of the collection was
+	// streamed. Manifests written before it was recorded lack it.
+	PointsAfter *uint64 `json:"pointsAfter,omitempty"`
+	// Sample is the collection's point sample, read after its shards were
+	// streamed. Manifests written before samples were recorded lack it.
+	Sample *SampleRef `json:"sample,omitempty"`
+	Shards []Shard    `json:"shards"`
+}
+
+// WrittenDuring says whether the collection was written to while it was
+// backed up: its count changed between the start and the end of the backup.
+// Its shards were then snapshotted at different moments, and a restore's
+// count or sample may differ from the manifest's without anything being
+// lost. An unchanged count does not prove that nothing was written.
+func (c Collection) WrittenDuring() bool { return c.PointsAfter != nil && *c.PointsAfter != c.Points }
+
+// A SampleRef records a collection's sample file (see package sample).
+type SampleRef struct {
+	// Object is the file's key relative to the backup's root.
+	Object    string `json:"object"`
+	SizeBytes int64  `json:"sizeBytes"`
+	SHA256    string `json:"sha256"`
+	// Points is how many points the file lists.
+	Points int `json:"points"`
 }
 
 // A PayloadIndex is an index on a payload field.
@@ -163,6 +186,22 @@ func (c Collection) validate() []error {
 		objects[s.Object] = true
 		if s.SizeBytes <= 0 {
 			errs = append(errs, fmt.Errorf("collection %q: shard %d is empty", c.Name, s.ID))
+		}
+	}
+	if sm := c.Sample; sm != nil {
+		// Derived like a shard's key: a manifest cannot point a restore or a
+		// deletion at another object.
+		if sm.Object != SampleObject(c.Name) {
+			errs = append(errs, fmt.Errorf("collection %q: sample has object %q, want %q", c.Name, sm.Object, SampleObject(c.Name)))
+		}
+		if !sha256Hex.MatchString(sm.SHA256) {
+			errs = append(errs, fmt.Errorf("collection %q: sample has no valid sha256", c.Name))
+		}
+		if sm.SizeBytes <= 0 {
+			errs = append(errs, fmt.Errorf("collection %q: sample is empty", c.Name))
+		}
+		if sm.Points < 0 {
+			errs = append(errs, fmt.Errorf("collection %q: sample of %d points", c.Name, sm.Points))
 		}
 	}
 	if c.ShardingMethod != "custom" {

@@ -37,6 +37,14 @@ func manifest(mods ...modifier) Manifest {
 	return m
 }
 
+func withSample(r SampleRef) modifier {
+	return func(m *Manifest) { m.Collections[0].Sample = &r }
+}
+
+func withPointsAfter(n uint64) modifier {
+	return func(m *Manifest) { m.Collections[0].PointsAfter = &n }
+}
+
 func withShards(s ...Shard) modifier { return func(m *Manifest) { m.Collections[0].Shards = s } }
 
 // shard is shard id of the fixture's collection, with its own object key.
@@ -66,6 +74,13 @@ func TestValidate(t *testing.T) {
 			m.Collections[0].Shards = []Shard{{ID: 7, ShardKey: json.RawMessage(`"eu"`), Object: ShardObject("products", 7), SizeBytes: 1, SHA256: sum}}
 		}), ""},
 		"WrongVersion": {"Only known formats are valid.", manifest(func(m *Manifest) { m.FormatVersion = 9 }), "format version 9, want 1"},
+		"Sample":       {"A sample where the layout puts it, with size and checksum.", manifest(withSample(SampleRef{Object: SampleObject("products"), SizeBytes: 5, SHA256: sum, Points: 3})), ""},
+		"ForeignSample": {"A sample's object is where the layout puts it, nowhere else.", manifest(withSample(SampleRef{Object: "../other/collections/products/sample.json", SizeBytes: 5, SHA256: sum})),
+			`sample has object "../other/collections/products/sample.json", want "collections/products/sample.json"`},
+		"OtherCollectionsSample": {"Not another collection's either.", manifest(withSample(SampleRef{Object: SampleObject("reviews"), SizeBytes: 5, SHA256: sum})), `sample has object "collections/reviews/sample.json"`},
+		"SampleChecksum":         {"A sample has a sha256.", manifest(withSample(SampleRef{Object: SampleObject("products"), SizeBytes: 5, SHA256: "nope"})), "sample has no valid sha256"},
+		"EmptySample":            {"A sample file has bytes, even with no points.", manifest(withSample(SampleRef{Object: SampleObject("products"), SHA256: sum})), "sample is empty"},
+		"NegativeSample":         {"A sample counts its points.", manifest(withSample(SampleRef{Object: SampleObject("products"), SizeBytes: 5, SHA256: sum, Points: -1})), "sample of -1 points"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -82,7 +97,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestEncodeDecodeRoundTrip(t *testing.T) {
-	in := manifest()
+	in := manifest(withPointsAfter(7), withSample(SampleRef{Object: SampleObject("products"), SizeBytes: 9, SHA256: sum, Points: 2}))
 	b, err := Encode(in)
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +130,7 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := manifest()
+	want := manifest(withPointsAfter(7), withSample(SampleRef{Object: SampleObject("products"), SizeBytes: 9, SHA256: sum, Points: 2}))
 	// Encoding sorts shards by id.
 	want.Collections[0].Shards[0], want.Collections[0].Shards[1] = want.Collections[0].Shards[1], want.Collections[0].Shards[0]
 	// Indentation reflows raw JSON; compare it by value.
@@ -147,6 +162,50 @@ func TestDecodeRefuses(t *testing.T) {
 			_, err := Decode([]byte(tc.in))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("%s\nDecode: want error containing %q, got %v", tc.reason, tc.want, err)
+			}
+		})
+	}
+}
+
+// A manifest written before counts after the backup and samples were
+// recorded still decodes, and says nothing about them.
+func TestDecodeWithoutSampleOrCountAfter(t *testing.T) {
+	old := `{"formatVersion": 1, "backup": {"namespace": "team-a", "name": "nightly", "uid": "u"}, "cluster": "search",
+		"collections": [{"name": "c", "shardNumber": 1, "shardingMethod": "auto", "points": 12,
+		"shards": [{"id": 0, "object": "collections/c/shards/0.snapshot", "sizeBytes": 3, "sha256": "` + sum + `"}]}]}`
+	m, err := Decode([]byte(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.Collections[0]
+	if c.PointsAfter != nil || c.Sample != nil || c.WrittenDuring() {
+		t.Errorf("an older manifest: want no count after, no sample, not written during; got %v, %+v, %v", c.PointsAfter, c.Sample, c.WrittenDuring())
+	}
+	b, err := Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "pointsAfter") || strings.Contains(string(b), "sample") {
+		t.Errorf("an older manifest encodes fields it did not have:\n%s", b)
+	}
+}
+
+func TestWrittenDuring(t *testing.T) {
+	after := func(n uint64) *uint64 { return &n }
+	cases := map[string]struct {
+		reason string
+		c      Collection
+		want   bool
+	}{
+		"Unknown":   {"An older manifest does not know.", Collection{Points: 5}, false},
+		"Unchanged": {"The same count before and after.", Collection{Points: 5, PointsAfter: after(5)}, false},
+		"Grew":      {"Points added during the backup.", Collection{Points: 5, PointsAfter: after(6)}, true},
+		"Shrank":    {"Points deleted during the backup.", Collection{Points: 5, PointsAfter: after(0)}, true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := tc.c.WrittenDuring(); got != tc.want {
+				t.Errorf("%s\nWrittenDuring(): want %v, got %v", tc.reason, tc.want, got)
 			}
 		})
 	}
@@ -209,6 +268,12 @@ func TestLayoutValidate(t *testing.T) {
 	// Keys are concatenated, never resolved: what Validate passed stays put.
 	if got, want := ok.ManifestKey(), "prod/eu/team-a/search/nightly/manifest.json"; got != want {
 		t.Errorf("ManifestKey: want %q, got %q", want, got)
+	}
+	if !IsSampleObject(SampleObject("products")) || IsSampleObject("x/"+SampleObject("products")) || IsSampleObject(ShardObject("products", 1)) || IsShardObject(SampleObject("products")) {
+		t.Error("IsSampleObject must match exactly the keys SampleObject makes, and no shard's")
+	}
+	if got, want := ok.Key(SampleObject("products")), "prod/eu/team-a/search/nightly/collections/products/sample.json"; got != want {
+		t.Errorf("sample key: want %q, got %q", want, got)
 	}
 	if !IsShardObject(ShardObject("products", 12)) || IsShardObject("x/y/z/"+ShardObject("products", 1)) || IsShardObject(ManifestName) {
 		t.Error("IsShardObject must match exactly the keys ShardObject makes")
