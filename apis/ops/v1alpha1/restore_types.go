@@ -172,7 +172,49 @@ type RestoredCollection struct {
 	// Verified is true when counts and sampled points match the backup.
 	// +optional
 	Verified bool `json:"verified,omitempty"`
+	// SampledPoints counts the recorded sample points compared with the
+	// target, vectors and payload included.
+	// +optional
+	SampledPoints int32 `json:"sampledPoints,omitempty"`
+	// UploadedShards counts the shards streamed through the provider rather
+	// than fetched by Qdrant from a presigned URL.
+	// +optional
+	UploadedShards int32 `json:"uploadedShards,omitempty"`
+
+	// The fields below are the restore's journal, written through the API
+	// server as the restore goes, so that a restarted provider resumes it.
+
+	// Created is true when this Restore created, or was about to create, the
+	// collection: a collection of this name in the target is its own, not
+	// someone else's.
+	// +optional
+	Created bool `json:"created,omitempty"`
+	// Replaced is true when this Restore deleted an existing collection of
+	// this name first (existingCollectionPolicy Replace).
+	// +optional
+	Replaced bool `json:"replaced,omitempty"`
+	// RecoveredShards lists the shard ids recovered so far; a resumed
+	// restore skips them.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=65536
+	RecoveredShards []uint32 `json:"recoveredShards,omitempty"`
 }
+
+// Condition types of a Restore besides Crossplane's Ready and Synced.
+const (
+	// TypeWarning is True when a completed restore differs from its backup
+	// in ways that are not failures: a replication factor capped at the
+	// target's peers, an alias left pointing elsewhere, counts that differ
+	// because the source was written to during the backup.
+	TypeWarning xpv2.ConditionType = "Warning"
+)
+
+// Reasons of the Warning condition.
+const (
+	ReasonCompletedWithWarnings xpv2.ConditionReason = "CompletedWithWarnings"
+	ReasonNoWarnings            xpv2.ConditionReason = "NoWarnings"
+)
 
 // RestoreObservation is the observed state of a Restore.
 type RestoreObservation struct {
@@ -196,6 +238,10 @@ type RestoreObservation struct {
 	// +optional
 	SourceQdrantVersion string `json:"sourceQdrantVersion,omitempty"`
 
+	// TargetQdrantVersion is the Qdrant version of the target cluster.
+	// +optional
+	TargetQdrantVersion string `json:"targetQdrantVersion,omitempty"`
+
 	// Progress of the restore.
 	// +optional
 	Progress *Progress `json:"progress,omitempty"`
@@ -209,6 +255,18 @@ type RestoreObservation struct {
 	// Verification of the restored data against the backup.
 	// +optional
 	Verification *Verification `json:"verification,omitempty"`
+
+	// Warnings say what was restored differently from the backup.
+	// +optional
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:MaxLength=1024
+	Warnings []string `json:"warnings,omitempty"`
+
+	// Attempts counts the runs of the restore started so far. It is persisted
+	// before every start or resume, so that a restore that keeps failing, or
+	// crashes the provider, cannot retry for ever.
+	// +optional
+	Attempts int32 `json:"attempts,omitempty"`
 
 	// Error explains why the restore failed.
 	// +optional
