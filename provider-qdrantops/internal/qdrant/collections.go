@@ -71,6 +71,23 @@ func (c *Client) CreateCollection(ctx context.Context, collection string, spec C
 	return nil
 }
 
+// CreateCollectionRaw creates a collection from a body given as JSON, as a
+// restore does with a recorded configuration whose fields this client need
+// not know. An existing one gives a *ConflictError. Not retried.
+func (c *Client) CreateCollectionRaw(ctx context.Context, collection string, body json.RawMessage) error {
+	p, err := collectionPath(collection)
+	if err == nil && !json.Valid(body) {
+		err = errors.New("the body is not valid JSON")
+	}
+	if err == nil {
+		_, err = c.doJSON(ctx, &request{method: http.MethodPut, path: p, body: body}, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot create collection %q: %w", collection, err)
+	}
+	return nil
+}
+
 // DeleteCollection deletes a collection; existed is false when there was none.
 func (c *Client) DeleteCollection(ctx context.Context, collection string) (existed bool, err error) {
 	p, err := collectionPath(collection)

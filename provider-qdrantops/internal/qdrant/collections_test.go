@@ -112,6 +112,30 @@ func TestCollections(t *testing.T) {
 				"sparse_vectors":{"s":{}},"hnsw_config":{"m":8},"wal_config":{"wal_capacity_mb":1},
 				"optimizers_config":{"indexing_threshold":0},"quantization_config":{"scalar":{"type":"int8"}}}`)}},
 		},
+		"CreateRaw": {
+			reason: "A raw body is sent as it is, fields this client does not know included.",
+			call: func(ctx context.Context, c *Client) (any, error) {
+				return nil, c.CreateCollectionRaw(ctx, "c", json.RawMessage(`{"vectors":{"size":4,"distance":"Dot"},"metadata":{"team":"x"}}`))
+			},
+			answer:  answer{result: `true`},
+			wantReq: []recorded{{Method: "PUT", Path: "/collections/c", Body: jsonValue(t, `{"vectors":{"size":4,"distance":"Dot"},"metadata":{"team":"x"}}`)}},
+		},
+		"CreateRawNotRetried": {
+			reason: "A create whose answer was lost may have happened: a 503 is not retried, which would turn into a 409.",
+			call: func(ctx context.Context, c *Client) (any, error) {
+				return nil, c.CreateCollectionRaw(ctx, "c", json.RawMessage(`{}`))
+			},
+			answer:  answer{status: 503, msg: "Service unavailable"},
+			wantReq: []recorded{{Method: "PUT", Path: "/collections/c", Body: map[string]any{}}},
+			wantErr: "Unavailable",
+		},
+		"CreateRawInvalidJSON": {
+			reason: "A body that is not JSON is refused before any request.",
+			call: func(ctx context.Context, c *Client) (any, error) {
+				return nil, c.CreateCollectionRaw(ctx, "c", json.RawMessage(`{"vectors":`))
+			},
+			wantErr: `other: cannot create collection "c": the body is not valid JSON`,
+		},
 		"CreateConflict": {
 			reason: "An existing collection is a *ConflictError.",
 			call: func(ctx context.Context, c *Client) (any, error) {
