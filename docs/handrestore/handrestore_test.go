@@ -143,10 +143,10 @@ func TestRestoreByHand(t *testing.T) {
 		out, err := env.run(t, strings.Join(blocks, "\n"), dst, false, root)
 		// Qdrant's message quotes the URL it could not download; the page
 		// must show it only with its signature redacted.
+		env.checkNoSecrets(t, out)
 		if err == nil || !strings.Contains(out, "X-Amz-") || !strings.Contains(out, "REDACTED") {
 			t.Fatalf("a missing shard object: want Qdrant's error, URL redacted, to fail the script; got %v:\n%s", err, out)
 		}
-		env.checkNoSecrets(t, out)
 	})
 }
 
