@@ -123,13 +123,7 @@ func (n *Node) getCollection(w http.ResponseWriter, r *http.Request) {
 		"indexed_vectors_count": 0,
 		"points_count":          col.count(),
 		"segments_count":        len(col.shards) * 2,
-		"config": map[string]any{
-			"params":              col.params,
-			"hnsw_config":         json.RawMessage(defaultHNSW),
-			"optimizer_config":    json.RawMessage(defaultOptimizer),
-			"wal_config":          json.RawMessage(defaultWAL),
-			"quantization_config": nil,
-		},
+		"config":         configFile{Params: col.params, settings: col.settings},
 		"payload_schema": schema,
 		"update_queue":   map[string]any{"length": 0},
 	})
@@ -151,6 +145,34 @@ type createCollectionRequest struct {
 	ShardingMethod         string          `json:"sharding_method"`
 	SparseVectors          json.RawMessage `json:"sparse_vectors"`
 	OnDiskPayload          *bool           `json:"on_disk_payload"`
+	HNSWConfig             json.RawMessage `json:"hnsw_config"`
+	OptimizersConfig       json.RawMessage `json:"optimizers_config"`
+	WALConfig              json.RawMessage `json:"wal_config"`
+	QuantizationConfig     json.RawMessage `json:"quantization_config"`
+	StrictModeConfig       json.RawMessage `json:"strict_mode_config"`
+	Metadata               json.RawMessage `json:"metadata"`
+}
+
+// settings applies the request's config diffs to the defaults, as
+// lib/storage/src/content_manager/toc/create_collection.rs does.
+func (req createCollectionRequest) settings() (settings, error) {
+	s := defaultSettings()
+	var err error
+	if s.HNSWConfig, err = applyDiff(defaultHNSW, req.HNSWConfig); err != nil {
+		return s, fmt.Errorf("hnsw_config: %w", err)
+	}
+	if s.OptimizerConfig, err = applyDiff(defaultOptimizer, req.OptimizersConfig); err != nil {
+		return s, fmt.Errorf("optimizers_config: %w", err)
+	}
+	if s.WALConfig, err = applyDiff(defaultWAL, req.WALConfig); err != nil {
+		return s, fmt.Errorf("wal_config: %w", err)
+	}
+	if q := compactJSON(req.QuantizationConfig); q != nil {
+		s.QuantizationConfig = q
+	}
+	s.StrictModeConfig = compactJSON(req.StrictModeConfig)
+	s.Metadata = compactJSON(req.Metadata)
+	return s, nil
 }
 
 func (n *Node) createCollection(w http.ResponseWriter, r *http.Request) {
@@ -176,7 +198,13 @@ func (n *Node) createCollection(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, false, http.StatusBadRequest, fmt.Sprintf("Wrong input: Can't create collection with name %s. Alias with the same name already exists", name))
 		return
 	}
-	p := params{Vectors: req.Vectors, ShardNumber: uint32(len(c.nodes)), ReplicationFactor: 1, WriteConsistencyFactor: 1, ShardingMethod: req.ShardingMethod, SparseVectors: req.SparseVectors, OnDiskPayload: true}
+	// vectors may be left out: a collection of sparse vectors only has none
+	// (VectorsConfig defaults to an empty map of named vectors).
+	vectors := compactJSON(req.Vectors)
+	if vectors == nil {
+		vectors = json.RawMessage("{}")
+	}
+	p := params{Vectors: vectors, ShardNumber: uint32(len(c.nodes)), ReplicationFactor: 1, WriteConsistencyFactor: 1, ShardingMethod: req.ShardingMethod, SparseVectors: compactJSON(req.SparseVectors), OnDiskPayload: true}
 	if c.opts.Standalone {
 		p.ShardNumber = 1
 	}
@@ -192,18 +220,23 @@ func (n *Node) createCollection(w http.ResponseWriter, r *http.Request) {
 	if req.OnDiskPayload != nil {
 		p.OnDiskPayload = *req.OnDiskPayload
 	}
-	if len(p.Vectors) == 0 || p.ShardNumber == 0 || p.ReplicationFactor == 0 {
+	if p.ShardNumber == 0 || p.ReplicationFactor == 0 {
 		writeError(w, r, false, http.StatusUnprocessableEntity, "Validation error in JSON body: [shard_number: value 0 invalid, must be 1 or larger]")
 		return
 	}
-	c.collections[name] = c.newCollection(name, p)
+	s, err := req.settings()
+	if err != nil {
+		writeError(w, r, false, http.StatusBadRequest, "Format error in JSON body: "+err.Error())
+		return
+	}
+	c.collections[name] = c.newCollection(name, p, s)
 	writeResult(w, true)
 }
 
 // newCollection places shards round-robin across the peers, as Qdrant spreads
 // them, with replication_factor replicas each.
-func (c *Cluster) newCollection(name string, p params) *collection {
-	col := &collection{name: name, params: p, indexes: map[string]payloadIndex{}}
+func (c *Cluster) newCollection(name string, p params, s settings) *collection {
+	col := &collection{name: name, params: p, settings: s.filled(), indexes: map[string]payloadIndex{}}
 	if p.ShardingMethod != "custom" {
 		for i := uint32(0); i < p.ShardNumber; i++ {
 			col.shards = append(col.shards, c.newShard(i, nil, p.ReplicationFactor))

@@ -224,7 +224,7 @@ func (c *Cluster) applyCollection(n *Node, a *archive, name, priority string) er
 	col, ok := c.collections[name]
 	if !ok {
 		// A missing collection is created from the snapshot's config (API.md 1.6).
-		col = c.newCollection(name, a.config.Params)
+		col = c.newCollection(name, a.config.Params, a.config.settings)
 		for k, v := range a.indexes {
 			col.indexes[k] = v
 		}

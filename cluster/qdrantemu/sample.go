@@ -37,7 +37,7 @@ func (c *Cluster) AddSample(s Sample) error {
 	}
 	rf := max(s.ReplicationFactor, 1)
 	vectors, _ := json.Marshal(map[string]any{"size": s.Dim, "distance": "Cosine"})
-	col := c.newCollection(s.Name, params{Vectors: vectors, ShardNumber: max(s.ShardNumber, 1), ReplicationFactor: rf, WriteConsistencyFactor: 1, OnDiskPayload: true})
+	col := c.newCollection(s.Name, params{Vectors: vectors, ShardNumber: max(s.ShardNumber, 1), ReplicationFactor: rf, WriteConsistencyFactor: 1, OnDiskPayload: true}, defaultSettings())
 	categories := []string{"books", "music", "garden", "toys", "tools"}
 	for i := 1; i <= s.Points; i++ {
 		vec := make([]float64, s.Dim)

@@ -49,11 +49,11 @@ type shardMeta struct {
 	Points  int             `json:"points"`
 }
 
+// configFile is config.json of a collection snapshot, and config in GET
+// /collections/{c}.
 type configFile struct {
-	Params          params          `json:"params"`
-	HNSWConfig      json.RawMessage `json:"hnsw_config"`
-	OptimizerConfig json.RawMessage `json:"optimizer_config"`
-	WALConfig       json.RawMessage `json:"wal_config"`
+	Params params `json:"params"`
+	settings
 }
 
 func writeFile(tw *tar.Writer, name string, b []byte, mod time.Time) error {
@@ -131,12 +131,11 @@ func writeShardArchive(w io.Writer, s shardView, mod time.Time, end bool) error 
 
 // writeCollectionArchive writes a node's collection snapshot: every shard id,
 // with data only for the shards local to the node.
-func writeCollectionArchive(w io.Writer, p params, indexes map[string]payloadIndex, shards []shardView, mod time.Time) error {
+func writeCollectionArchive(w io.Writer, cfg configFile, indexes map[string]payloadIndex, shards []shardView, mod time.Time) error {
 	tw := tar.NewWriter(w)
 	if err := writeFile(tw, "version.info", []byte(collectionFormatVersion), mod); err != nil {
 		return err
 	}
-	cfg := configFile{Params: p, HNSWConfig: json.RawMessage(defaultHNSW), OptimizerConfig: json.RawMessage(defaultOptimizer), WALConfig: json.RawMessage(defaultWAL)}
 	if err := jsonFile(tw, "config.json", cfg, mod); err != nil {
 		return err
 	}

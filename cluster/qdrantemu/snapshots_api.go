@@ -165,7 +165,7 @@ func (n *Node) createSnapshot(w http.ResponseWriter, r *http.Request) {
 		c.mu.Unlock()
 		return
 	}
-	name, p, views := col.name, col.params, n.views(col)
+	name, cfg, views := col.name, configFile{Params: col.params, settings: col.settings}, n.views(col)
 	indexes := map[string]payloadIndex{}
 	for k, v := range col.indexes {
 		indexes[k] = v
@@ -175,7 +175,7 @@ func (n *Node) createSnapshot(w http.ResponseWriter, r *http.Request) {
 	file := fmt.Sprintf("%s-%d-%s.snapshot", name, n.ID, stamp(now))
 	n.create(w, r, func() (snapshotDescription, error) {
 		return writeSnapshot(n.collectionDir(name), file, func(w io.Writer) error {
-			return writeCollectionArchive(w, p, indexes, views, now)
+			return writeCollectionArchive(w, cfg, indexes, views, now)
 		}, now)
 	})
 }

@@ -62,8 +62,9 @@ type shard struct {
 }
 
 type collection struct {
-	name    string
-	params  params
+	name     string
+	params   params
+	settings settings
 	indexes map[string]payloadIndex
 	shards  []*shard
 	// opSeq numbers update operations, as Qdrant's operation_id does.
