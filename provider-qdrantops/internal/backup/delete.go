@@ -20,6 +20,8 @@ type Deleter interface {
 type ownedKeys struct {
 	manifest string
 	objects  []string
+	// samples are the sample files that name the Backup.
+	samples  []string
 	sidecars []string
 	// claimed are the shard keys whose sidecar names the Backup, stored or
 	// not (an upload may be incomplete).
@@ -31,12 +33,12 @@ func (o ownedKeys) all() []string {
 	if o.manifest != "" {
 		keys = append(keys, o.manifest)
 	}
-	return append(append(keys, o.objects...), o.sidecars...)
+	return append(append(append(keys, o.objects...), o.samples...), o.sidecars...)
 }
 
 // findOwned lists the root and keeps what belongs to the Backup with uid: its
-// manifest if the manifest names it, and each shard object whose sidecar
-// names it, with the sidecar. With firstOnly it stops at the first thing it
+// manifest if the manifest names it, each shard object whose sidecar names
+// it, with the sidecar, and each sample file that names it. With firstOnly it stops at the first thing it
 // finds: enough to know whether anything is left, without reading every
 // sidecar of a large backup.
 func findOwned(ctx context.Context, s Deleter, l manifest.Layout, uid string, firstOnly bool) (ownedKeys, error) {
@@ -69,6 +71,23 @@ func findOwned(ctx context.Context, s Deleter, l manifest.Layout, uid string, fi
 		}
 	}
 	for _, k := range keys {
+		if manifest.IsSampleObject(strings.TrimPrefix(k, root)) {
+			owner, err := sampleOwner(ctx, s, k)
+			if isNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return ownedKeys{}, fmt.Errorf("cannot read the sample file %s: %w", k, err)
+			}
+			if owner != uid {
+				continue
+			}
+			o.samples = append(o.samples, k)
+			if firstOnly {
+				return o, nil
+			}
+			continue
+		}
 		obj, ok := strings.CutSuffix(strings.TrimPrefix(k, root), sidecarSuffix)
 		if !ok || !manifest.IsShardObject(obj) {
 			continue
@@ -106,8 +125,8 @@ func AnyOwned(ctx context.Context, s Deleter, l manifest.Layout, uid string) (bo
 }
 
 // Delete removes the objects of the Backup with uid, and only those: its
-// manifest if the manifest names it, and each shard object whose sidecar
-// names it. Whatever else lies under the root (another Backup's objects, a
+// manifest if the manifest names it, each shard object whose sidecar names
+// it, and each sample file that names it. Whatever else lies under the root (another Backup's objects, a
 // root nested beneath this one) stays. The manifest goes first, so that a
 // deletion cut short never leaves something that looks like a whole backup,
 // and the sidecars last, so that a second try still knows what is whose. It
@@ -128,7 +147,7 @@ func Delete(ctx context.Context, s Deleter, l manifest.Layout, uid string) (int,
 	if _, err := s.AbortUploads(ctx, l.Root(), func(k string) bool { return o.claimed[k] }); err != nil {
 		return deleted, fmt.Errorf("cannot abort the backup's incomplete uploads: %w", err)
 	}
-	for _, batch := range [][]string{o.objects, o.sidecars} {
+	for _, batch := range [][]string{o.objects, o.samples, o.sidecars} {
 		n, err := s.DeleteKeys(ctx, batch)
 		deleted += n
 		if err != nil {

@@ -226,14 +226,19 @@ func TestDeleteRemovesOnlyOwnObjects(t *testing.T) {
 	if err := f.store.PutBytes(ctx, claimed+".sha256.json", []byte(`{"backupUID":"uid-of-an-earlier-nightly"}`), "application/json"); err != nil {
 		t.Fatal(err)
 	}
+	// A sample file of another Backup where this one's would be.
+	foreignSample := "prod/team-a/search/nightly/" + manifest.SampleObject("users")
+	if err := f.store.PutBytes(ctx, foreignSample, []byte(`{"formatVersion":1,"backupUID":"uid-of-an-earlier-nightly","collection":"users","points":[]}`), "application/json"); err != nil {
+		t.Fatal(err)
+	}
 	innerBefore := f.objects(t, inner.Layout.Root())
 
 	n, err := backup.Delete(ctx, f.store, outer.Layout, outer.Backup.UID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 3 { // manifest, the shard, its sidecar
-		t.Errorf("Delete: want 3 objects deleted, got %d", n)
+	if n != 4 { // manifest, the shard, its sidecar, the sample
+		t.Errorf("Delete: want 4 objects deleted, got %d", n)
 	}
 	left := f.objects(t, outer.Layout.Root())
 	for k := range innerBefore {
@@ -241,7 +246,10 @@ func TestDeleteRemovesOnlyOwnObjects(t *testing.T) {
 			t.Errorf("Delete of the outer Backup removed %s of the inner one", k)
 		}
 	}
-	for _, k := range []string{"prod/team-a/search/nightly/README", stranger, claimed, claimed + ".sha256.json"} {
+	if _, ok := left[outer.Layout.Key(manifest.SampleObject("reviews"))]; ok {
+		t.Error("the outer sample file is still there")
+	}
+	for _, k := range []string{"prod/team-a/search/nightly/README", stranger, claimed, claimed + ".sha256.json", foreignSample} {
 		if _, ok := left[k]; !ok {
 			t.Errorf("Delete removed %s, which the Backup did not write", k)
 		}

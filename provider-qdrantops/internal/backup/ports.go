@@ -12,6 +12,7 @@ import (
 	"io"
 
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/backupplan"
+	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/sample"
 )
 
 // Cluster is what a backup needs from a Qdrant cluster. Shard snapshots are
@@ -28,6 +29,12 @@ type Cluster interface {
 	Down(ctx context.Context) map[uint64]bool
 	// StreamShard streams a fresh snapshot of one shard from one peer.
 	StreamShard(ctx context.Context, peer uint64, collection string, shard uint32) (io.ReadCloser, error)
+	// ScrollIDs reads the id of every point of a collection, without
+	// vectors or payloads, and hands them to page a page at a time.
+	ScrollIDs(ctx context.Context, collection string, page func(ids []json.RawMessage) error) error
+	// Retrieve reads points by id with their vectors and payloads; ids that
+	// do not exist are left out.
+	Retrieve(ctx context.Context, collection string, ids []json.RawMessage) ([]sample.Record, error)
 }
 
 // Collection is what recreating a collection needs.

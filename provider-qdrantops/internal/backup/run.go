@@ -40,6 +40,10 @@ type Request struct {
 	// Report receives the progress after every change, one call at a time;
 	// it must not block.
 	Report func(Status)
+	// SamplePoints is how many points of each collection are recorded, by
+	// id and digest, for a restore to compare: 0 means
+	// DefaultSamplePoints, a negative number none.
+	SamplePoints int
 }
 
 // Status is a backup's progress.
@@ -80,6 +84,7 @@ const (
 	ReasonStorageFailed     = "StorageFailed"
 	ReasonLocationTaken     = "LocationTaken"
 	ReasonInvalidLocation   = "InvalidLocation"
+	ReasonSampleFailed      = "SampleFailed"
 )
 
 // sidecar records a shard object beside it. It is written twice: as a claim,
@@ -134,6 +139,9 @@ func withDefaults(req Request) Request {
 	}
 	if req.MinRate <= 0 {
 		req.MinRate = 1 << 20
+	}
+	if req.SamplePoints == 0 {
+		req.SamplePoints = DefaultSamplePoints
 	}
 	return req
 }
@@ -198,6 +206,11 @@ func (r *run) run(ctx context.Context) (manifest.Manifest, error) {
 	r.update(func(st *Status) { st.ShardsTotal, st.ShardNumbers = len(tasks), perCollection })
 
 	if err := r.transfer(ctx, tasks); err != nil {
+		return manifest.Manifest{}, err
+	}
+	// Every shard is stored: what the collections hold now, against what
+	// they held at the start, says whether they were written to meanwhile.
+	if err := r.sampleAll(ctx, cols); err != nil {
 		return manifest.Manifest{}, err
 	}
 	m := manifest.Manifest{

@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/manifest"
+	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/sample"
 )
 
 // VerifyMode says how thoroughly Verify checks a backup.
@@ -51,13 +52,16 @@ func readManifest(ctx context.Context, s Store, l manifest.Layout) (manifest.Man
 // Verified says what Verify checked.
 type Verified struct {
 	Shards int
-	Bytes  int64
-	Mode   VerifyMode
+	// Bytes is the size of the shard objects.
+	Bytes int64
+	// Samples counts the sample files checked.
+	Samples int
+	Mode    VerifyMode
 }
 
 // Verify reads a backup's manifest back from the store, checks that it
-// belongs to the Backup with uid, and checks every shard object it lists. A
-// backup is Ready only after this passes.
+// belongs to the Backup with uid, and checks every shard object and sample
+// file it lists. A backup is Ready only after this passes.
 func Verify(ctx context.Context, s Store, l manifest.Layout, uid string, mode VerifyMode) (Verified, error) {
 	m, err := readManifest(ctx, s, l)
 	if err != nil {
@@ -76,8 +80,53 @@ func Verify(ctx context.Context, s Store, l manifest.Layout, uid string, mode Ve
 			v.Shards++
 			v.Bytes += sh.SizeBytes
 		}
+		if c.Sample != nil {
+			if err := verifySample(ctx, s, l, uid, c, mode); err != nil {
+				return Verified{}, err
+			}
+			v.Samples++
+		}
 	}
 	return v, nil
+}
+
+// verifySample checks a collection's sample file: its size, and with
+// VerifyContent its sha256 and that it is the sample of this Backup and
+// collection that the manifest says.
+func verifySample(ctx context.Context, s Store, l manifest.Layout, uid string, c manifest.Collection, mode VerifyMode) error {
+	ref := *c.Sample
+	key := l.Key(ref.Object)
+	if mode == VerifySizes {
+		size, err := s.Head(ctx, key)
+		if err != nil {
+			return &Error{Reason: ReasonStorageFailed, Message: fmt.Sprintf("the sample of %s is missing from the bucket: %v", c.Name, err), Err: err}
+		}
+		if size != ref.SizeBytes {
+			return &Error{Reason: ReasonStorageFailed, Message: fmt.Sprintf("the sample of %s has %d bytes in the bucket, the manifest says %d", c.Name, size, ref.SizeBytes)}
+		}
+		return nil
+	}
+	body, _, err := s.Get(ctx, key)
+	if err != nil {
+		return &Error{Reason: ReasonStorageFailed, Message: fmt.Sprintf("the sample of %s is missing from the bucket: %v", c.Name, err), Err: err}
+	}
+	defer body.Close() //nolint:errcheck // Read-only.
+	b, err := io.ReadAll(io.LimitReader(body, maxSampleBytes+1))
+	if err != nil {
+		return &Error{Reason: ReasonStorageFailed, Message: fmt.Sprintf("cannot read the sample of %s back: %v", c.Name, err), Err: err}
+	}
+	sum := sha256.Sum256(b)
+	if got := hex.EncodeToString(sum[:]); int64(len(b)) != ref.SizeBytes || got != ref.SHA256 {
+		return &Error{Reason: ReasonStorageFailed, Message: fmt.Sprintf("the sample of %s does not match the manifest: %d bytes with sha256 %s in the bucket, the manifest says %d bytes with sha256 %s", c.Name, len(b), got, ref.SizeBytes, ref.SHA256)}
+	}
+	f, err := sample.Decode(b)
+	if err != nil {
+		return &Error{Reason: ReasonStorageFailed, Message: fmt.Sprintf("the sample of %s is invalid: %v", c.Name, err), Err: err}
+	}
+	if f.BackupUID != uid || f.Collection != c.Name || len(f.Points) != ref.Points {
+		return &Error{Reason: ReasonStorageFailed, Message: fmt.Sprintf("the sample of %s is of backup uid %s, collection %s, %d points; the manifest says uid %s, collection %s, %d points", c.Name, f.BackupUID, f.Collection, len(f.Points), uid, c.Name, ref.Points)}
+	}
+	return nil
 }
 
 func verifyShard(ctx context.Context, s Store, l manifest.Layout, collection string, sh manifest.Shard, mode VerifyMode) error {
