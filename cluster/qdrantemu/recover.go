@@ -134,44 +134,72 @@ func (n *Node) recoverFromLocation(w http.ResponseWriter, r *http.Request, shard
 // snapshots directory (collections), or a bare file name (shards).
 func (n *Node) open(ctx context.Context, req recoverRequest, u *url.URL, isURL, shardLevel bool, col, shardID string) (io.ReadCloser, error) {
 	if !isURL {
-		return openLocal(filepath.Join(n.snapshotsDir, col, "shards", shardID, filepath.Base(req.Location)), req.Location)
+		// A bare name: only its file name counts, looked up in this shard's
+		// snapshot folder; a missing one is a 404 (src/common/snapshots.rs,
+		// check_shard_snapshot_file_exists).
+		name := filepath.Base(req.Location)
+		f, err := os.Open(filepath.Join(n.snapshotsDir, col, "shards", shardID, name)) //nolint:gosec // A base name inside the node's own folder.
+		if err != nil {
+			return nil, fail(http.StatusNotFound, "Not found: Snapshot %s not found", name)
+		}
+		return f, nil
+	}
+	if shardLevel && u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fail(http.StatusBadRequest, "Wrong input: Invalid snapshot URL %s: URLs with %s scheme are not supported", req.Location, u.Scheme)
 	}
 	switch u.Scheme {
 	case "http", "https":
-		hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, req.Location, nil)
-		if err != nil {
-			return nil, fail(http.StatusBadRequest, "Bad request: %v", err)
-		}
-		if req.APIKey != nil {
-			hreq.Header.Set("api-key", *req.APIKey)
-		}
-		resp, err := http.DefaultClient.Do(hreq)
-		if err != nil {
-			return nil, fail(http.StatusBadRequest, "Wrong input: Failed to download tar from %s: %v", req.Location, errors.Unwrap(err))
-		}
-		if resp.StatusCode < 200 || resp.StatusCode > 299 {
-			_ = resp.Body.Close()
-			return nil, fail(http.StatusBadRequest, "Wrong input: Failed to download tar from %s: status - %s", req.Location, resp.Status)
-		}
-		return resp.Body, nil
+		return n.fetch(ctx, req, u, shardLevel)
 	case "file":
-		if shardLevel {
-			return nil, fail(http.StatusBadRequest, "Wrong input: Invalid snapshot URL %s: URLs with file scheme are not supported", req.Location)
+		// lib/storage/src/content_manager/snapshots/download.rs: a file that
+		// does not exist is a 400, wherever it is; one that exists outside
+		// the snapshots directory is refused with 403 (API.md 1.6).
+		if u.Host != "" && u.Host != "localhost" {
+			return nil, fail(http.StatusBadRequest, "Bad request: Invalid snapshot URI, file path must be absolute or on localhost")
 		}
 		p := filepath.Clean(u.Path)
+		if _, err := os.Stat(p); err != nil {
+			return nil, fail(http.StatusBadRequest, "Bad request: Snapshot file %q does not exist", p)
+		}
 		root := filepath.Clean(n.snapshotsDir) + string(filepath.Separator)
 		if !strings.HasPrefix(p, root) {
 			return nil, fail(http.StatusForbidden, "Forbidden: Snapshot file path must be inside the snapshots directory %s", n.snapshotsDir)
 		}
-		return openLocal(p, req.Location)
+		return openLocal(p)
 	}
 	return nil, fail(http.StatusBadRequest, "Bad request: URL %s with scheme %s is not supported", req.Location, u.Scheme)
 }
 
-func openLocal(p, shown string) (io.ReadCloser, error) {
+// fetch GETs an http(s) location as Qdrant's reqwest client does. A request
+// that gets no answer (connection refused, DNS) is a 500 "Http request error"
+// (From<reqwest::Error> for StorageError); a non-2xx answer is a 400.
+func (n *Node) fetch(ctx context.Context, req recoverRequest, u *url.URL, shardLevel bool) (io.ReadCloser, error) {
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, fail(http.StatusBadRequest, "Bad request: %v", err)
+	}
+	if req.APIKey != nil {
+		hreq.Header.Set("api-key", *req.APIKey)
+	}
+	resp, err := http.DefaultClient.Do(hreq)
+	if err != nil {
+		return nil, fail(http.StatusInternalServerError, "Service internal error: Http request error: error sending request for url (%s)", u)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		_ = resp.Body.Close()
+		what := "tar" // Collections stream into the unpacker (download_tar.rs).
+		if shardLevel {
+			what = "snapshot" // Shards are downloaded first (download.rs).
+		}
+		return nil, fail(http.StatusBadRequest, "Wrong input: Failed to download %s from %s: status - %s", what, u, resp.Status)
+	}
+	return resp.Body, nil
+}
+
+func openLocal(p string) (io.ReadCloser, error) {
 	f, err := os.Open(p) //nolint:gosec // Confined to the snapshots directory by the caller.
 	if err != nil {
-		return nil, fail(http.StatusBadRequest, "Bad request: Snapshot file %q does not exist", shown)
+		return nil, fail(http.StatusBadRequest, "Bad request: Snapshot file %q does not exist", p)
 	}
 	return f, nil
 }
@@ -182,7 +210,8 @@ func (n *Node) recoverStream(body io.Reader, sum, priority, col, shardID string,
 	h := sha256.New()
 	a, err := readArchive(io.TeeReader(body, h))
 	if err != nil {
-		return fail(http.StatusBadRequest, "%s", err.Error())
+		// Unpacking errors are service errors (download_tar.rs).
+		return fail(http.StatusInternalServerError, "Service internal error: Failed to unpack tar archive: %v", err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); sum != "" && got != sum {
 		return fail(http.StatusBadRequest, "Wrong input: Snapshot checksum mismatch: expected %s, got %s", sum, got)

@@ -271,8 +271,8 @@ const (
 	defaultWAL       = (`{"wal_capacity_mb":32,"wal_segments_ahead":0,"wal_retain_closed":1}`)
 )
 
-// badInput words an error as Qdrant does for input it refuses ("Bad input: ..."),
-// capital letter included, since clients see the message.
+// badInput is an archive that cannot be unpacked; recovery reports it as
+// Qdrant does ("Failed to unpack tar archive: ...").
 func badInput(format string, a ...any) error {
-	return fmt.Errorf("Bad input: "+format, a...)
+	return fmt.Errorf(format, a...)
 }
