@@ -105,8 +105,8 @@ func TestRestoreByHand(t *testing.T) {
 	t.Run("RecoveryBeforeCreationFails", func(t *testing.T) {
 		dst := startTarget(t, 1)
 		reordered := append([]string(nil), blocks...)
-		create, recover := index(t, blocks, "/shards\" \"$key\""), index(t, blocks, "/snapshots/recover")
-		reordered[create], reordered[recover] = reordered[recover], reordered[create]
+		create, recovery := index(t, blocks, "/shards\" \"$key\""), index(t, blocks, "/snapshots/recover")
+		reordered[create], reordered[recovery] = reordered[recovery], reordered[create]
 		out, err := env.run(t, strings.Join(reordered, "\n"), dst, false, env.backupPath)
 		if err == nil || !strings.Contains(out, "doesn't exist") {
 			t.Fatalf("recovering before creating: want Qdrant's 404 to fail the script; got %v:\n%s", err, out)
@@ -119,6 +119,41 @@ func TestRestoreByHand(t *testing.T) {
 		out, err := env.run(t, script, dst, false, env.backupPath)
 		if err == nil || !strings.Contains(out, "tenants: the new collection's shards") {
 			t.Fatalf("shard keys created in another order: want the page's shard id check to fail; got %v:\n%s", err, out)
+		}
+	})
+	t.Run("AnAliasTakenInTheTargetIsLeftAsItIs", func(t *testing.T) {
+		dst := startTarget(t, 1)
+		u := dst.URLs()[0]
+		call(t, u, targetKey, "PUT", "/collections/other", `{"vectors": {"size": 4, "distance": "Dot"}}`)
+		call(t, u, targetKey, "POST", "/collections/aliases", `{"actions": [{"create_alias": {"collection_name": "other", "alias_name": "catalog"}}]}`)
+		out, err := env.run(t, strings.Join(blocks, "\n"), dst, false, env.backupPath)
+		if err != nil {
+			t.Fatalf("the page's script failed: %v\n%s", err, out)
+		}
+		if !strings.Contains(out, "warning: alias catalog already points to other") {
+			t.Errorf("the script did not warn about the alias it left:\n%s", out)
+		}
+		var got any
+		decode(t, call(t, u, targetKey, "GET", "/aliases", ""), &got)
+		want := map[string]any{"aliases": []any{map[string]any{"alias_name": "catalog", "collection_name": "other"}}}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("an alias of another collection was moved (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("AnOlderTargetIsRefused", func(t *testing.T) {
+		dst, err := qdrantemu.Start(qdrantemu.Options{Nodes: 1, Dir: t.TempDir(), APIKey: targetKey, Version: "1.18.4"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(dst.Close)
+		out, err := env.run(t, strings.Join(blocks, "\n"), dst, false, env.backupPath)
+		if err == nil || !strings.Contains(out, "an older version: upgrade it first") {
+			t.Fatalf("a target older than the backup: want the version check to fail the script; got %v:\n%s", err, out)
+		}
+		var cols struct{ Collections []any }
+		decode(t, call(t, dst.URLs()[0], targetKey, "GET", "/collections", ""), &cols)
+		if len(cols.Collections) != 0 {
+			t.Errorf("the refused restore created collections: %v", cols.Collections)
 		}
 	})
 	t.Run("DamagedShardIsRefused", func(t *testing.T) {
