@@ -1,0 +1,437 @@
+package qdrantcluster
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/qdrantops/qdrantops/cluster/qdrantemu"
+	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/backupplan"
+	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/qdrant"
+)
+
+// emulated starts an emulated cluster and connects a Target to all its nodes.
+func emulated(t *testing.T, opts qdrantemu.Options) (*qdrantemu.Cluster, *Target) {
+	t.Helper()
+	opts.Dir = t.TempDir()
+	emu, err := qdrantemu.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emu.Close)
+	c, err := Connect(t.Context(), Options{URL: emu.URLs()[0], PeerURLs: emu.URLs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return emu, NewTarget(c)
+}
+
+const vectors = `{"size":4,"distance":"Dot"}`
+
+// shardSnapshot is shard 0 of a one-shard collection of n points (plus
+// padding bytes), streamed from a cluster of its own, and its sha256.
+func shardSnapshot(t *testing.T, n int, padding int64) ([]byte, string) {
+	t.Helper()
+	ctx := t.Context()
+	emu, err := qdrantemu.Start(qdrantemu.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	cl, err := qdrant.New(qdrant.Config{URL: emu.URLs()[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := uint32(1)
+	if err := cl.CreateCollection(ctx, "src", qdrant.CreateCollection{Vectors: json.RawMessage(vectors), ShardNumber: &one}); err != nil {
+		t.Fatal(err)
+	}
+	pts := make([]qdrant.Point, n)
+	for i := range pts {
+		pts[i] = qdrant.Point{ID: qdrant.NumericPointID(uint64(i)), Vector: json.RawMessage(fmt.Sprintf("[%d,1,0,0.5]", i)), Payload: map[string]any{"i": i}}
+	}
+	if err := cl.Upsert(ctx, "src", pts, true); err != nil {
+		t.Fatal(err)
+	}
+	emu.SetSnapshotPadding("src", padding)
+	c, err := Connect(ctx, Options{URL: emu.URLs()[0], PeerURLs: emu.URLs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := c.StreamShard(ctx, emu.Nodes()[0].ID, "src", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer body.Close() //nolint:errcheck // Test.
+	b, err := io.ReadAll(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return b, hex.EncodeToString(sum[:])
+}
+
+// placed is a shard's placement in a comparable form.
+type placed struct {
+	ID     uint32
+	Key    string
+	States map[uint64]backupplan.ReplicaState
+}
+
+func placements(t *testing.T, tg *Target, collection string) []placed {
+	t.Helper()
+	shards, err := tg.Placement(t.Context(), collection)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]placed, 0, len(shards))
+	for _, s := range shards {
+		p := placed{ID: s.ID, Key: string(s.Key), States: map[uint64]backupplan.ReplicaState{}}
+		for _, r := range s.Replicas {
+			p.States[r.Peer] = r.State
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// waitActive waits until every replica of collection is Active.
+func waitActive(t *testing.T, tg *Target, collection string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		all := true
+		for _, p := range placements(t, tg, collection) {
+			for _, st := range p.States {
+				all = all && st == backupplan.Active
+			}
+		}
+		if all {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replicas of %s not all Active: %v", collection, placements(t, tg, collection))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func nodeIDs(emu *qdrantemu.Cluster) []uint64 {
+	var ids []uint64
+	for _, n := range emu.Nodes() {
+		ids = append(ids, n.ID)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
+
+func TestTargetCreatesACustomShardedCollection(t *testing.T) {
+	emu, tg := emulated(t, qdrantemu.Options{Nodes: 3})
+	ctx := t.Context()
+	peers, err := tg.Peers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(nodeIDs(emu), peers); diff != "" {
+		t.Errorf("Peers: -want, +got:\n%s", diff)
+	}
+
+	body := json.RawMessage(`{"vectors":` + vectors + `,"sharding_method":"custom","shard_number":2,"replication_factor":2}`)
+	if err := tg.Create(ctx, "c", body); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.Create(ctx, "c", body); !qdrant.IsConflict(err) {
+		t.Errorf("creating an existing collection: want the client's *ConflictError, got %v", err)
+	}
+	// Shard ids follow the order in which keys are created.
+	for _, k := range []string{`"tenant-a"`, `7`} {
+		if err := tg.CreateShardKey(ctx, "c", json.RawMessage(k), 2, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tg.CreateShardKey(ctx, "c", json.RawMessage(`{"not":"a key"}`), 2, 2); err == nil {
+		t.Error("a shard key that is neither a string nor a number was accepted")
+	}
+	got := placements(t, tg, "c")
+	var keys []string
+	for _, p := range got {
+		keys = append(keys, fmt.Sprintf("%d:%s:%d", p.ID, p.Key, len(p.States)))
+		for peer, st := range p.States {
+			if st != backupplan.Active {
+				t.Errorf("shard %d on peer %d is %s, want Active", p.ID, peer, st)
+			}
+		}
+	}
+	if diff := cmp.Diff([]string{`0:"tenant-a":2`, `1:"tenant-a":2`, `2:7:2`, `3:7:2`}, keys); diff != "" {
+		t.Errorf("placement (id:key:replicas): -want, +got:\n%s", diff)
+	}
+	if ok, err := tg.Exists(ctx, "c"); err != nil || !ok {
+		t.Errorf("Exists(c) after Create: want true, got %t, %v", ok, err)
+	}
+}
+
+func TestTargetExistsIsFalseForAnAlias(t *testing.T) {
+	_, tg := emulated(t, qdrantemu.Options{Nodes: 2})
+	ctx := t.Context()
+	if err := tg.Create(ctx, "c", json.RawMessage(`{"vectors":`+vectors+`}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.CreateAlias(ctx, "current", "c"); err != nil {
+		t.Fatal(err)
+	}
+	aliases, err := tg.Aliases(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{"current": "c"}, aliases); diff != "" {
+		t.Errorf("Aliases: -want, +got:\n%s", diff)
+	}
+	for name, want := range map[string]bool{"c": true, "current": false, "absent": false} {
+		// Qdrant's exists endpoint resolves aliases; a restore must not
+		// take an alias for a collection it may replace.
+		if got, err := tg.Exists(ctx, name); err != nil || got != want {
+			t.Errorf("Exists(%s): want %t, got %t, %v", name, want, got, err)
+		}
+	}
+	if err := tg.Delete(ctx, "absent"); err != nil {
+		t.Errorf("deleting a collection that does not exist: want no error, got %v", err)
+	}
+	if err := tg.Delete(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := tg.Exists(ctx, "c"); err != nil || ok {
+		t.Errorf("Exists(c) after Delete: want false, got %t, %v", ok, err)
+	}
+}
+
+// serve serves data at a presigned-looking URL and returns the URL.
+func serve(t *testing.T, status int, data []byte) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(status)
+		_, _ = w.Write(data)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/backups/b1/c/0.snapshot?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAEXAMPLE%2F20260804&X-Amz-Signature=" + signature
+}
+
+const signature = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+func TestTargetRecoversFromAURLOnTheNamedPeer(t *testing.T) {
+	data, sum := shardSnapshot(t, 50, 0)
+	emu, tg := emulated(t, qdrantemu.Options{Nodes: 3, ResyncDelay: time.Second})
+	ctx := t.Context()
+	if err := tg.Create(ctx, "c", json.RawMessage(`{"vectors":`+vectors+`,"shard_number":1,"replication_factor":3}`)); err != nil {
+		t.Fatal(err)
+	}
+	named := emu.Nodes()[1]
+	before := len(emu.Requests())
+	if err := tg.RecoverFromURL(ctx, named.ID, "c", 0, serve(t, http.StatusOK, data), sum); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range emu.Requests()[before:] {
+		if strings.HasSuffix(r.Path, "/snapshots/recover") && r.Node != named.Index {
+			t.Errorf("the recovery went to node %d, want node %d only", r.Node, named.Index)
+		}
+	}
+	// The named peer holds the snapshot's data; the others are Dead until
+	// Qdrant re-syncs them from it.
+	want := map[uint64]backupplan.ReplicaState{}
+	for _, n := range emu.Nodes() {
+		want[n.ID] = "Dead"
+	}
+	want[named.ID] = backupplan.Active
+	if diff := cmp.Diff([]placed{{ID: 0, States: want}}, placements(t, tg, "c")); diff != "" {
+		t.Errorf("placement right after the recovery: -want, +got:\n%s", diff)
+	}
+	waitActive(t, tg, "c")
+	if n, err := tg.Count(ctx, "c"); err != nil || n != 50 {
+		t.Errorf("Count after the recovery: want 50, got %d, %v", n, err)
+	}
+}
+
+func TestTargetUploadStreamsASnapshot(t *testing.T) {
+	const padding = 4 << 20
+	data, sum := shardSnapshot(t, 30, padding)
+	emu, tg := emulated(t, qdrantemu.Options{Nodes: 2})
+	ctx := t.Context()
+	if err := tg.Create(ctx, "c", json.RawMessage(`{"vectors":`+vectors+`,"shard_number":2,"replication_factor":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	// Shard 1 lives on the second node alone.
+	node := emu.Nodes()[1]
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- tg.Upload(ctx, node.ID, "c", 1, pr, sum) }()
+
+	// Half the snapshot goes in; the node must receive bytes of it before
+	// the rest exists: an upload that buffered its body whole would send
+	// nothing yet.
+	half := len(data) / 2
+	if _, err := pw.Write(data[:half]); err != nil {
+		t.Fatal(err)
+	}
+	spool := filepath.Join(node.SnapshotsDir(), "tmp", "upload")
+	deadline := time.Now().Add(10 * time.Second)
+	for received(spool) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the node received nothing of the first half of the snapshot: the upload does not stream")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := pw.Write(data[half:]); err != nil {
+		t.Fatal(err)
+	}
+	_ = pw.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n, err := tg.Count(ctx, "c"); err != nil || n != 30 {
+		t.Errorf("Count after the upload: want 30, got %d, %v", n, err)
+	}
+}
+
+// received is how many bytes of uploads a node spooled so far.
+func received(dir string) int64 {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil {
+			n += info.Size()
+		}
+	}
+	return n
+}
+
+func TestTargetChecksumMismatch(t *testing.T) {
+	data, sum := shardSnapshot(t, 10, 0)
+	wrong := strings.Repeat("ab", 32)
+	if wrong == sum {
+		t.Fatal("the wrong checksum is right")
+	}
+	emu, tg := emulated(t, qdrantemu.Options{Nodes: 2})
+	ctx := t.Context()
+	if err := tg.Create(ctx, "c", json.RawMessage(`{"vectors":`+vectors+`,"shard_number":1,"replication_factor":2}`)); err != nil {
+		t.Fatal(err)
+	}
+	peer := emu.Nodes()[0].ID
+	err := tg.RecoverFromURL(ctx, peer, "c", 0, serve(t, http.StatusOK, data), wrong)
+	var rerr *RecoverError
+	if !errors.As(err, &rerr) || !qdrant.IsBadRequest(err) || !strings.Contains(err.Error(), "checksum mismatch") {
+		t.Errorf("recovery with a wrong checksum: want a *RecoverError wrapping a 400 checksum mismatch, got %v", err)
+	}
+	if rerr != nil && rerr.CannotFetch() {
+		t.Errorf("a checksum mismatch is no fetch failure: an upload would not do better: %v", err)
+	}
+	err = tg.Upload(ctx, peer, "c", 0, strings.NewReader(string(data)), wrong)
+	if !qdrant.IsBadRequest(err) || !strings.Contains(err.Error(), "Checksum mismatch") {
+		t.Errorf("upload with a wrong checksum: want a 400 checksum mismatch, got %v", err)
+	}
+	if n, err := tg.Count(ctx, "c"); err != nil || n != 0 {
+		t.Errorf("a refused snapshot must leave the collection untouched: want 0 points, got %d, %v", n, err)
+	}
+}
+
+func TestTargetRecoverFromURLSaysWhenQdrantCannotFetch(t *testing.T) {
+	_, sum := shardSnapshot(t, 10, 0)
+	emu, tg := emulated(t, qdrantemu.Options{Nodes: 2})
+	ctx := t.Context()
+	if err := tg.Create(ctx, "c", json.RawMessage(`{"vectors":`+vectors+`,"shard_number":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]struct {
+		reason string
+		url    func() string
+		want   bool
+	}{
+		"StoreForbids": {
+			reason: "An expired or wrong signature: the store answers 403 to Qdrant.",
+			url:    func() string { return serve(t, http.StatusForbidden, []byte("<Error><Code>AccessDenied</Code></Error>")) },
+			want:   true,
+		},
+		"StoreUnreachable": {
+			reason: "Qdrant cannot connect to the store.",
+			url: func() string {
+				srv := httptest.NewServer(http.NotFoundHandler())
+				srv.Close() // Its port now refuses connections.
+				return srv.URL + "/backups/b1/c/0.snapshot?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=" + signature
+			},
+			want: true,
+		},
+		"NotAnArchive": {
+			reason: "Qdrant fetched the object and it is no snapshot: an upload would fail the same way.",
+			url:    func() string { return serve(t, http.StatusOK, []byte("this is not a tar archive")) },
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			url := tc.url()
+			err := tg.RecoverFromURL(ctx, emu.Nodes()[1].ID, "c", 0, url, sum)
+			var rerr *RecoverError
+			if !errors.As(err, &rerr) {
+				t.Fatalf("%s\nwant a *RecoverError, got %v", tc.reason, err)
+			}
+			if diff := cmp.Diff(tc.want, rerr.CannotFetch()); diff != "" {
+				t.Errorf("%s\nCannotFetch() of %v: -want, +got:\n%s", tc.reason, err, diff)
+			}
+			for _, secret := range []string{url, signature, "X-Amz-Credential", url[strings.IndexByte(url, '?')+1:]} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("%s\nthe error %q contains %q of the presigned URL", tc.reason, err, secret)
+				}
+			}
+		})
+	}
+}
+
+func TestTargetStandalone(t *testing.T) {
+	data, sum := shardSnapshot(t, 20, 0)
+	emu, tg := emulated(t, qdrantemu.Options{Standalone: true})
+	ctx := t.Context()
+	peers, err := tg.Peers(ctx)
+	if err != nil || len(peers) != 1 {
+		t.Fatalf("Peers of a standalone node: want one, got %v, %v", peers, err)
+	}
+	if err := tg.Create(ctx, "c", json.RawMessage(`{"vectors":`+vectors+`}`)); err != nil {
+		t.Fatal(err)
+	}
+	peers, err = tg.Peers(ctx)
+	if diff := cmp.Diff([]uint64{emu.Nodes()[0].ID}, peers); diff != "" || err != nil {
+		t.Errorf("Peers of a standalone node holding a collection (%v): -want, +got:\n%s", err, diff)
+	}
+	shards := placements(t, tg, "c")
+	if len(shards) != 1 || len(shards[0].States) != 1 {
+		t.Fatalf("placement: want one shard on one peer, got %v", shards)
+	}
+	for peer := range shards[0].States {
+		if err := tg.RecoverFromURL(ctx, peer, "c", 0, serve(t, http.StatusOK, data), sum); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := tg.Count(ctx, "c"); err != nil || n != 20 {
+		t.Errorf("Count: want 20, got %d, %v", n, err)
+	}
+}
+
+func TestTargetUnknownPeer(t *testing.T) {
+	_, tg := emulated(t, qdrantemu.Options{Nodes: 2})
+	err := tg.Upload(t.Context(), 42, "c", 0, strings.NewReader("x"), strings.Repeat("0", 64))
+	if err == nil || !strings.Contains(err.Error(), "peer 42") {
+		t.Errorf("a shard for a peer without a URL: want an error naming it, got %v", err)
+	}
+}
