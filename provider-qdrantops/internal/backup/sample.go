@@ -27,10 +27,10 @@ const retrievePage = 64
 // about 110 kB.
 const maxSampleBytes = 16 << 20
 
-// errStore marks a sample step's failure as the object store's.
-type errStore struct{ error }
+// storeError marks a sample step's failure as the object store's.
+type storeError struct{ error }
 
-func (e errStore) Unwrap() error { return e.error }
+func (e storeError) Unwrap() error { return e.error }
 
 // sampleAll counts each collection again, now that its shards are stored,
 // and records its point sample, retrying each collection like a shard.
@@ -70,7 +70,7 @@ func (r *run) sampleWithRetries(ctx context.Context, col *manifest.Collection) e
 		}
 	}
 	msg := fmt.Sprintf("cannot record the point count and sample of collection %s after %d tries: %s", col.Name, r.req.Attempts, strings.Join(dedupe(errs), "; "))
-	if errors.As(last, new(errStore)) {
+	if errors.As(last, new(storeError)) {
 		return &Error{Reason: ReasonStorageFailed, Message: msg, Err: last}
 	}
 	return &Error{Reason: ReasonSampleFailed, Message: msg, Err: last}
@@ -97,7 +97,7 @@ func (r *run) sampleOnce(ctx context.Context, col *manifest.Collection) error {
 	}
 	object := manifest.SampleObject(col.Name)
 	if err := r.s.PutBytes(ctx, r.req.Layout.Key(object), b, "application/json"); err != nil {
-		return errStore{fmt.Errorf("cannot store the sample: %w", err)}
+		return storeError{fmt.Errorf("cannot store the sample: %w", err)}
 	}
 	// Points written while the sample was read are not in the shards: a
 	// count that moves then says so too. The first count that differs from
@@ -171,8 +171,7 @@ func sampleOwner(ctx context.Context, s Store, key string) (string, error) {
 	var f struct {
 		BackupUID string `json:"backupUID"`
 	}
-	if err := json.NewDecoder(io.LimitReader(body, maxSampleBytes)).Decode(&f); err != nil {
-		return "", nil //nolint:nilerr // Not a sample file: no one's.
-	}
+	// A file that does not parse names no one: it is not this Backup's.
+	_ = json.NewDecoder(io.LimitReader(body, maxSampleBytes)).Decode(&f)
 	return f.BackupUID, nil
 }

@@ -56,11 +56,16 @@ func (f *fixture) readSample(t *testing.T, l manifest.Layout, c manifest.Collect
 func rawDigests(t *testing.T, node, collection string, ids []json.RawMessage) map[string]string {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"ids": ids, "with_payload": true, "with_vector": true})
-	resp, err := http.Post(node+"/collections/"+collection+"/points", "application/json", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, node+"/collections/"+collection+"/points", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close() //nolint:errcheck // Read-only.
 	var out struct {
 		Result []struct {
 			ID      json.RawMessage `json:"id"`

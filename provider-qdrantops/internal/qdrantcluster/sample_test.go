@@ -226,8 +226,8 @@ func TestRetrieveReadsVectorsAndPayloads(t *testing.T) {
 	// What was written, digested from its own text: the point that does
 	// not exist is left out, a point without payload has the empty one.
 	want := map[string]string{
-		"7":  digest(`[7.5,0.1]`, `{"rank":7,"tags":["a","7"]}`),
-		"29": digest(`[29.5,0.1]`, `{"tags":["a","29"],"rank":29}`),
+		"7":                                      digest(`[7.5,0.1]`, `{"rank":7,"tags":["a","7"]}`),
+		"29":                                     digest(`[29.5,0.1]`, `{"tags":["a","29"],"rank":29}`),
 		`"5c56c793-69f3-4fbf-87e6-c4bf54c28c26"`: digest(`[1,2]`, `{}`),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

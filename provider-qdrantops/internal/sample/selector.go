@@ -120,10 +120,10 @@ type entry struct {
 // idHeap is a max-heap on rank: its top is the first id to give up.
 type idHeap []entry
 
-func (h idHeap) Len() int           { return len(h) }
-func (h idHeap) Less(i, j int) bool { return h[j].rank.less(h[i].rank) }
-func (h idHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *idHeap) Push(x any)        { *h = append(*h, x.(entry)) } //nolint:forcetypeassert // Only entries are pushed.
+func (h *idHeap) Len() int           { return len(*h) }
+func (h *idHeap) Less(i, j int) bool { return (*h)[j].rank.less((*h)[i].rank) }
+func (h *idHeap) Swap(i, j int)      { (*h)[i], (*h)[j] = (*h)[j], (*h)[i] }
+func (h *idHeap) Push(x any)         { *h = append(*h, x.(entry)) } //nolint:forcetypeassert // Only entries are pushed.
 func (h *idHeap) Pop() any {
 	old := *h
 	e := old[len(old)-1]
