@@ -60,6 +60,19 @@ func TestCanonical(t *testing.T) {
 	}
 }
 
+// docs/manifest.md gives this example; it must stay true.
+func TestDocumentedExample(t *testing.T) {
+	const want = "f8d4c2165f4e5bfa86d961c4e5fe4cfe406864e092e723efc0b01853a28f4afc"
+	for _, p := range [][2]string{
+		{`[0.1, 0.2]`, `{"b": 1, "a": "x"}`},
+		{`[0.10000000149011612, 0.20000000298023224]`, `{"a": "x", "b": 1.0}`},
+	} {
+		if got, err := Digest(json.RawMessage(p[0]), json.RawMessage(p[1])); err != nil || got != want {
+			t.Errorf("Digest(%s, %s): want the documented %s, got %s, %v", p[0], p[1], want, got, err)
+		}
+	}
+}
+
 func TestCanonicalRefuses(t *testing.T) {
 	cases := map[string]struct {
 		reason  string
