@@ -224,6 +224,11 @@ func TestScrubber(t *testing.T) {
 			in:     "from https://h/p.snapshot?sig=1#frag: 404",
 			want:   "from https://h/p.snapshot?REDACTED: 404",
 		},
+		"ReqwestSendError": {
+			reason: "Qdrant's message for a store it cannot reach prints reqwest's error, the whole URL in parentheses.",
+			in:     "Service internal error: Http request error: error sending request for url (http://s3:9000/b/k.snapshot?X-Amz-Credential=AKIA%2F1&X-Amz-Signature=abc123)",
+			want:   "Service internal error: Http request error: error sending request for url (http://s3:9000/b/k.snapshot?REDACTED)",
+		},
 		"UserInfo": { //nolint:gosec // A fake credential the test expects redacted.
 			reason: "User info in a URL is a credential.",
 			in:     "GET http://user:pw@h/x failed",
