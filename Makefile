@@ -66,7 +66,7 @@ demo: tools
 ## bench: throughput and memory benchmarks against the real S3 server and the emulator, written to bench-results.txt (one iteration each: they move GiBs; the throughput benchmark runs its alternating rounds inside).
 bench: tools
 	{ CI=1 $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m \
-		./provider-qdrantops/internal/backup/ ./provider-qdrantops/internal/qdrant/ && \
+		./provider-qdrantops/internal/backup/ ./provider-qdrantops/internal/restore/ ./provider-qdrantops/internal/qdrant/ && \
 	  $(GO) test -count=1 -run '^$$' -bench . ./functions/compose-qdrant/; } 2>&1 | tee bench-results.txt
 
 clean:
