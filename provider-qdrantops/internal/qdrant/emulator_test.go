@@ -690,8 +690,17 @@ func TestClientContractWithEmulator(t *testing.T) {
 		t.Errorf("StreamShardSnapshot(): want an unsized stream named %q…, got %q of %d bytes", col+"-shard-0-", st.Filename, st.Size)
 	}
 	streamed, _ := readAll(t, st)
-	if err := c.CreateCollection(ctx, "streamed", collectionSpec(1, 1)); err != nil {
-		t.Fatalf("CreateCollection(streamed): %v", err)
+	// A restore creates the collection from its recorded body, as it is.
+	used.mark("CreateCollectionRaw")
+	raw, err := json.Marshal(collectionSpec(1, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CreateCollectionRaw(ctx, "streamed", raw); err != nil {
+		t.Fatalf("CreateCollectionRaw(streamed): %v", err)
+	}
+	if err := c.CreateCollectionRaw(ctx, "streamed", raw); !qdrant.IsConflict(err) {
+		t.Errorf("CreateCollectionRaw() of an existing collection: want a *ConflictError, got %v", err)
 	}
 	if err := c.UploadShardSnapshot(ctx, "streamed", 0, bytes.NewReader(streamed), st.Filename, qdrant.UploadOptions{Priority: qdrant.PrioritySnapshot, Wait: true}); err != nil {
 		t.Fatalf("UploadShardSnapshot() of a streamed snapshot: %v", err)
