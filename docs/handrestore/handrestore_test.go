@@ -347,7 +347,9 @@ func (e *fixture) run(t *testing.T, script string, dst *qdrantemu.Cluster, nodes
 	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
 	err := cmd.Run()
+	t.Logf("the script ran for %s", time.Since(start).Round(time.Millisecond))
 	return out.String(), err
 }
 
@@ -409,7 +411,8 @@ func (e *fixture) put(t *testing.T, key string, b []byte) {
 
 // startSource starts a 3-node cluster holding, as clients made them through
 // the REST API: products (automatic sharding, 3 shards, 2 replicas each,
-// dense and sparse vectors, two payload indexes, an alias) and tenants
+// dense and sparse vectors, settings other than the defaults, two payload
+// indexes, an alias) and tenants
 // (custom sharding, keys eu then us with 2 shards each).
 func startSource(t *testing.T) *qdrantemu.Cluster {
 	t.Helper()
@@ -423,7 +426,9 @@ func startSource(t *testing.T) *qdrantemu.Cluster {
 
 	do("PUT", "/collections/products", `{"vectors": {"text": {"size": 4, "distance": "Cosine"}},
 		"sparse_vectors": {"terms": {}}, "shard_number": 3, "replication_factor": 2,
-		"hnsw_config": {"m": 32}, "wal_config": {"wal_capacity_mb": 64}}`)
+		"hnsw_config": {"m": 32}, "wal_config": {"wal_capacity_mb": 64}, "optimizers_config": {"indexing_threshold": 5000},
+		"quantization_config": {"scalar": {"type": "int8", "quantile": 0.99, "always_ram": true}},
+		"strict_mode_config": {"enabled": true, "max_query_limit": 500}, "metadata": {"owner": "search-team"}}`)
 	do("PUT", "/collections/products/points?wait=true", points(1, 200, func(i int) string {
 		return fmt.Sprintf(`{"text": [%s], "terms": {"indices": [%d, %d], "values": [0.5, %d.25]}}`, vector(i), i, i+1000, i%7)
 	}, ""))
