@@ -206,6 +206,16 @@ func TestTargetExistsIsFalseForAnAlias(t *testing.T) {
 			t.Errorf("Exists(%s): want %t, got %t, %v", name, want, got, err)
 		}
 	}
+	if err := tg.CreatePayloadIndex(ctx, "c", "city", json.RawMessage(`"keyword"`)); err != nil {
+		t.Fatal(err)
+	}
+	desc, err := tg.c.Describe(ctx, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idx, ok := desc.PayloadIndexes["city"]; !ok || idx.DataType != "keyword" {
+		t.Errorf("payload indexes after CreatePayloadIndex(city, keyword): got %+v", desc.PayloadIndexes)
+	}
 	if err := tg.Delete(ctx, "absent"); err != nil {
 		t.Errorf("deleting a collection that does not exist: want no error, got %v", err)
 	}
@@ -425,6 +435,18 @@ func TestTargetStandalone(t *testing.T) {
 	}
 	if n, err := tg.Count(ctx, "c"); err != nil || n != 20 {
 		t.Errorf("Count: want 20, got %d, %v", n, err)
+	}
+	recs, err := tg.Retrieve(ctx, "c", []json.RawMessage{json.RawMessage("3"), json.RawMessage("999"), json.RawMessage("1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, fmt.Sprintf("%s %s %s", r.ID, r.Vector, r.Payload))
+	}
+	sort.Strings(got)
+	if diff := cmp.Diff([]string{`1 [1,1,0,0.5] {"i":1}`, `3 [3,1,0,0.5] {"i":3}`}, got); diff != "" {
+		t.Errorf("Retrieve(3, 999, 1): the points that exist, with vector and payload: -want, +got:\n%s", diff)
 	}
 }
 

@@ -15,7 +15,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/restore"
 )
+
+// A Store is what a restore reads a backup from.
+var _ restore.Store = (*Store)(nil)
 
 // newOpenStore is a store on bucket with cfg's changes, its part size S3's
 // minimum.
