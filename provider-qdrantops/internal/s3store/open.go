@@ -80,7 +80,8 @@ func (o *object) Read(p []byte) (int, error) {
 	if o.buf == nil {
 		return 0, fmt.Errorf("object %s: read after close", o.key)
 	}
-	if o.r == o.w && o.err == nil {
+	// A read of nothing is no answer: read again, the idle timer bounds it.
+	for o.r == o.w && o.err == nil {
 		o.fill()
 	}
 	if o.r < o.w {
