@@ -80,8 +80,7 @@ func (o *object) Read(p []byte) (int, error) {
 	if o.buf == nil {
 		return 0, fmt.Errorf("object %s: read after close", o.key)
 	}
-	// A read of nothing is no answer: read again, the idle timer bounds it.
-	for o.r == o.w && o.err == nil {
+	if o.r == o.w && o.err == nil {
 		o.fill()
 	}
 	if o.r < o.w {
@@ -92,16 +91,21 @@ func (o *object) Read(p []byte) (int, error) {
 	return 0, o.err
 }
 
-// fill reads once from the body into the whole buffer: one read takes all the
-// network has delivered, up to a part. It sets o.err when the body ends or
-// fails.
+// fill reads from the body into the whole buffer: one read takes all the
+// network has delivered, up to a part. A read of nothing is no answer and is
+// made again, within the same idle timeout. It sets o.err when the body ends
+// or fails.
 func (o *object) fill() {
 	o.r, o.w = 0, 0
 	var timer *time.Timer
 	if o.idle > 0 {
 		timer = time.AfterFunc(o.idle, func() { o.cancel(errStalled) })
 	}
-	n, err := o.body.Read(o.buf)
+	var n int
+	var err error
+	for n == 0 && err == nil {
+		n, err = o.body.Read(o.buf)
+	}
 	if timer != nil {
 		timer.Stop()
 	}
