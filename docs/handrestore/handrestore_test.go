@@ -29,6 +29,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/qdrantops/qdrantops/cluster/qdrantemu"
+	"github.com/qdrantops/qdrantops/cluster/qdrantemu/openapicheck"
 	"github.com/qdrantops/qdrantops/cluster/s3server"
 )
 
@@ -141,11 +142,7 @@ func TestRestoreByHand(t *testing.T) {
 		}
 	})
 	t.Run("AnOlderTargetIsRefused", func(t *testing.T) {
-		dst, err := qdrantemu.Start(qdrantemu.Options{Nodes: 1, Dir: t.TempDir(), APIKey: targetKey, Version: "1.18.4"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(dst.Close)
+		dst := start(t, qdrantemu.Options{Nodes: 1, APIKey: targetKey, Version: "1.18.4"})
 		out, err := env.run(t, strings.Join(blocks, "\n"), dst, false, env.backupPath)
 		if err == nil || !strings.Contains(out, "an older version: upgrade it first") {
 			t.Fatalf("a target older than the backup: want the version check to fail the script; got %v:\n%s", err, out)
@@ -416,11 +413,7 @@ func (e *fixture) put(t *testing.T, key string, b []byte) {
 // (custom sharding, keys eu then us with 2 shards each).
 func startSource(t *testing.T) *qdrantemu.Cluster {
 	t.Helper()
-	c, err := qdrantemu.Start(qdrantemu.Options{Nodes: 3, Dir: t.TempDir(), APIKey: sourceKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := start(t, qdrantemu.Options{Nodes: 3, APIKey: sourceKey})
 	u := c.URLs()[0]
 	do := func(method, p, body string) { call(t, u, sourceKey, method, p, body) }
 
@@ -463,7 +456,24 @@ func points(from, to int, vec func(int) string, shardKey string) string {
 
 func startTarget(t *testing.T, nodes int) *qdrantemu.Cluster {
 	t.Helper()
-	c, err := qdrantemu.Start(qdrantemu.Options{Nodes: nodes, Dir: t.TempDir(), APIKey: targetKey})
+	return start(t, qdrantemu.Options{Nodes: nodes, APIKey: targetKey})
+}
+
+// start starts an emulated cluster. With QDRANT_OPENAPI set, every request
+// the page's script makes, and every answer, is checked against Qdrant's own
+// OpenAPI schema: the page is for real Qdrant, not for the emulator.
+func start(t *testing.T, opts qdrantemu.Options) *qdrantemu.Cluster {
+	t.Helper()
+	opts.Dir = t.TempDir()
+	if p := os.Getenv(openapicheck.EnvVar); p != "" {
+		chk, err := openapicheck.Load(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Observe = chk.Observe
+		t.Cleanup(func() { chk.Verify(t) })
+	}
+	c, err := qdrantemu.Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
