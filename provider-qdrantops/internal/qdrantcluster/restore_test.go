@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -455,5 +456,83 @@ func TestTargetUnknownPeer(t *testing.T) {
 	err := tg.Upload(t.Context(), 42, "c", 0, strings.NewReader("x"), strings.Repeat("0", 64))
 	if err == nil || !strings.Contains(err.Error(), "peer 42") {
 		t.Errorf("a shard for a peer without a URL: want an error naming it, got %v", err)
+	}
+}
+
+// follower is a node that sees a new collection only from its seenAfter-th
+// listing on, as a Qdrant follower applies a consensus change after the
+// leader answered.
+type follower struct {
+	seenAfter int
+	listings  atomic.Int32
+}
+
+func (f *follower) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case r.Method == http.MethodPut:
+		_, _ = io.WriteString(w, `{"result":true,"status":"ok","time":0}`)
+	case r.URL.Path == "/collections":
+		names := `[]`
+		if int(f.listings.Add(1)) >= f.seenAfter {
+			names = `[{"name":"c"}]`
+		}
+		_, _ = io.WriteString(w, `{"result":{"collections":`+names+`},"status":"ok","time":0}`)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func TestTargetCreateWaitsForEveryPeer(t *testing.T) {
+	cases := map[string]struct {
+		reason    string
+		seenAfter int
+		down      bool
+		wantErr   string
+		wantLists int32
+	}{
+		"Lagging": {
+			reason:    "A peer that applies the creation late is asked until it lists the collection.",
+			seenAfter: 3,
+			wantLists: 3,
+		},
+		"NeverSees": {
+			reason:    "A peer that never lists it fails the creation after the settle timeout, naming the peer.",
+			seenAfter: 1 << 30,
+			wantErr:   "peer 2 does not see collection \"c\"",
+		},
+		"Down": {
+			reason: "A peer that cannot be reached is not waited for: it is reported when a shard needs it.",
+			down:   true,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			leader := httptest.NewServer(&follower{seenAfter: 1})
+			defer leader.Close()
+			f := &follower{seenAfter: tc.seenAfter}
+			other := httptest.NewServer(f)
+			defer other.Close()
+			if tc.down {
+				other.Close()
+			}
+			clients := map[uint64]*qdrant.Client{}
+			for id, u := range map[uint64]string{1: leader.URL, 2: other.URL} {
+				cl, err := qdrant.New(qdrant.Config{URL: u, Retry: qdrant.RetryPolicy{MaxAttempts: 1}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				clients[id] = cl
+			}
+			tg := NewTarget(&Cluster{entry: clients[1], peers: clients, known: []uint64{1, 2}})
+			tg.SettleTimeout = 500 * time.Millisecond
+			err := tg.Create(t.Context(), "c", json.RawMessage(`{}`))
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("%s\nCreate: want error %q, got %v", tc.reason, tc.wantErr, err)
+			}
+			if tc.wantLists > 0 && f.listings.Load() != tc.wantLists {
+				t.Errorf("%s\nthe lagging peer was asked %d times, want %d", tc.reason, f.listings.Load(), tc.wantLists)
+			}
+		})
 	}
 }
