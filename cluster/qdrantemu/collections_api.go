@@ -10,7 +10,11 @@ import (
 
 func (n *Node) version(w http.ResponseWriter, _ *http.Request) {
 	// GET / has no envelope (API.md 7).
-	writeJSON(w, http.StatusOK, map[string]any{"title": "qdrant - vector search engine", "version": n.c.opts.Version})
+	v := map[string]any{"title": "qdrant - vector search engine", "version": n.c.opts.Version}
+	if n.c.opts.Commit != "" {
+		v["commit"] = n.c.opts.Commit
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (n *Node) healthz(w http.ResponseWriter, _ *http.Request) {

@@ -42,6 +42,9 @@ type Options struct {
 	ReadOnlyAPIKey string
 	// Version reported by GET /; "1.19.0" when empty.
 	Version string
+	// Commit is the git id GET / reports with the version; v1.19.0's
+	// (API.md, "Version covered") when Version and Commit are both empty.
+	Commit string
 	// Ports to listen on, one per node; 0 or missing picks a free port.
 	Ports []int
 	// ResyncDelay is how long a Dead replica takes to catch up from an Active
@@ -90,6 +93,9 @@ func Start(opts Options) (*Cluster, error) {
 	}
 	if opts.Version == "" {
 		opts.Version = "1.19.0"
+		if opts.Commit == "" {
+			opts.Commit = "74f3e85b"
+		}
 	}
 	if opts.ResyncDelay == 0 {
 		opts.ResyncDelay = 100 * time.Millisecond

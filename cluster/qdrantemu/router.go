@@ -84,7 +84,9 @@ func (n *Node) handler() http.Handler {
 			return
 		}
 		if _, pattern := mux.Handler(r); pattern == "" {
-			writeError(w, r, false, http.StatusNotFound, "Not found")
+			// actix's default service: a bare 404 with an empty body, also
+			// for a known path with a method it does not serve.
+			w.WriteHeader(http.StatusNotFound)
 			return
 		}
 		mux.ServeHTTP(w, r)
