@@ -536,3 +536,59 @@ func TestTargetCreateWaitsForEveryPeer(t *testing.T) {
 		})
 	}
 }
+
+func TestTargetWritesOnceOnAReachableNode(t *testing.T) {
+	cases := map[string]struct {
+		reason     string
+		first      http.HandlerFunc // nil: the first node is down
+		wantErr    bool
+		wantSecond int32 // PUTs the second node receives
+	}{
+		"FirstDown": {
+			reason:     "A change goes to the next node when the first cannot be reached.",
+			wantSecond: 1,
+		},
+		"FirstFails": {
+			reason: "A node that answered with an error may have applied the change: it is not sent to another, where it would run twice.",
+			first: func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusInternalServerError)
+				_, _ = io.WriteString(w, `{"status":{"error":"Service internal error: x"},"time":0}`)
+			},
+			wantErr: true,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			first := httptest.NewServer(tc.first)
+			defer first.Close()
+			if tc.first == nil {
+				first.Close()
+			}
+			var puts atomic.Int32
+			f := &follower{seenAfter: 1}
+			second := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPut {
+					puts.Add(1)
+				}
+				f.ServeHTTP(w, r)
+			}))
+			defer second.Close()
+			var cls []*qdrant.Client
+			for _, u := range []string{first.URL, second.URL} {
+				cl, err := qdrant.New(qdrant.Config{URL: u, Retry: qdrant.RetryPolicy{MaxAttempts: 1}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				cls = append(cls, cl)
+			}
+			tg := NewTarget(&Cluster{entry: cls[0], peers: map[uint64]*qdrant.Client{2: cls[1]}, known: []uint64{1, 2}})
+			err := tg.Create(t.Context(), "c", json.RawMessage(`{}`))
+			if (err != nil) != tc.wantErr {
+				t.Errorf("%s\nCreate: want an error %t, got %v", tc.reason, tc.wantErr, err)
+			}
+			if got := puts.Load(); got != tc.wantSecond {
+				t.Errorf("%s\nthe second node received %d PUTs, want %d", tc.reason, got, tc.wantSecond)
+			}
+		})
+	}
+}
