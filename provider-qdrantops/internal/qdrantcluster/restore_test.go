@@ -1,6 +1,8 @@
 package qdrantcluster
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -17,11 +19,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/qdrantops/qdrantops/cluster/qdrantemu"
+	"github.com/qdrantops/qdrantops/cluster/s3server"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/backupplan"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/qdrant"
+	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/s3store"
 )
 
 // emulated starts an emulated cluster and connects a Target to all its nodes.
@@ -591,4 +596,122 @@ func TestTargetWritesOnceOnAReachableNode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// s3Store starts the S3 test server and returns a store on a new bucket.
+func s3Store(t *testing.T, budget *s3store.Budget) *s3store.Store {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the S3 server")
+	}
+	if why := s3server.Available(); why != "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("the S3 server cannot run in CI: %s", why)
+		}
+		t.Skipf("no S3 server: %s", why)
+	}
+	srv, err := s3server.Start(t.Context(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	if err := srv.CreateBucket(t.Context(), "backups"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := s3store.New(s3store.Config{
+		Bucket: "backups", Endpoint: srv.Endpoint, Region: srv.Region, UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.SecretKey, ""), Budget: budget,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestTargetRestoresShardsFromTheObjectStore(t *testing.T) {
+	data, sum := shardSnapshot(t, 40, 1<<20)
+	budget, err := s3store.NewBudget(s3store.DefaultPartSize, s3store.DefaultPartSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := s3Store(t, budget)
+	ctx := t.Context()
+	if _, _, err := store.PutStream(ctx, "b1/c/0.snapshot", func(context.Context) (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(data)), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	emu, tg := emulated(t, qdrantemu.Options{Nodes: 2})
+	peer := emu.Nodes()[1].ID
+	create := func(t *testing.T, name string) {
+		t.Helper()
+		if err := tg.Create(ctx, name, json.RawMessage(`{"vectors":`+vectors+`,"shard_number":1,"replication_factor":2}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("PresignedURL", func(t *testing.T) {
+		// Qdrant pulls the object from the store itself.
+		create(t, "by-url")
+		url, err := store.Presign(ctx, "b1/c/0.snapshot", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tg.RecoverFromURL(ctx, peer, "by-url", 0, url, sum); err != nil {
+			t.Fatal(err)
+		}
+		waitActive(t, tg, "by-url")
+		if n, err := tg.Count(ctx, "by-url"); err != nil || n != 40 {
+			t.Errorf("Count: want 40, got %d, %v", n, err)
+		}
+	})
+
+	t.Run("WrongSignature", func(t *testing.T) {
+		// The store refuses Qdrant's GET with a 403: an upload through the
+		// provider, with its own credentials, may still work.
+		create(t, "bad-signature")
+		url, err := store.Presign(ctx, "b1/c/0.snapshot", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := strings.Index(url, "X-Amz-Signature=") + len("X-Amz-Signature=")
+		sig := url[i : i+64]
+		forged := strings.Replace(url, sig, strings.Repeat("0", 64), 1)
+		err = tg.RecoverFromURL(ctx, peer, "bad-signature", 0, forged, sum)
+		var rerr *RecoverError
+		if !errors.As(err, &rerr) || !rerr.CannotFetch() {
+			t.Fatalf("a URL the store refuses: want a *RecoverError that cannot fetch, got %v", err)
+		}
+		for _, secret := range []string{forged, "X-Amz-Credential", sig, strings.Repeat("0", 64)} {
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("the error %q contains %q of the presigned URL", err, secret)
+			}
+		}
+	})
+
+	t.Run("Upload", func(t *testing.T) {
+		// The provider streams the object from the store into the peer,
+		// within one buffer of the transfer budget.
+		create(t, "by-upload")
+		body, err := store.Open(ctx, "b1/c/0.snapshot")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = tg.Upload(ctx, peer, "by-upload", 0, body, sum)
+		_ = body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitActive(t, tg, "by-upload")
+		if n, err := tg.Count(ctx, "by-upload"); err != nil || n != 40 {
+			t.Errorf("Count: want 40, got %d, %v", n, err)
+		}
+		octx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		shards, err := store.Open(octx, "b1/c/0.snapshot")
+		if err != nil {
+			t.Fatalf("the budget's one buffer must be back after Close: %v", err)
+		}
+		_ = shards.Close()
+	})
 }
