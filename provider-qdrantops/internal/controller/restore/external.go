@@ -38,6 +38,25 @@ const (
 // case did not classify.
 const reasonRestoreFailed xpv2.ConditionReason = "RestoreFailed"
 
+// hint says what to do about a failure whose message, from the use case,
+// says only what failed. A failed restore deleted what it created, so a new
+// Restore starts afresh.
+func hint(reason string) string {
+	switch reason {
+	case usecase.ReasonShardFailed:
+		return "check the backup's objects (a Backup with verify: Full reads them back) and the target's nodes, then create a new Restore"
+	case usecase.ReasonQdrantUnreachable:
+		return "check the target's connection and that its nodes answer, then create a new Restore"
+	case usecase.ReasonStorageFailed:
+		return "check the bucket and its credentials, then create a new Restore"
+	case usecase.ReasonCreateFailed:
+		return "check the target's logs for why it refused the collection, then create a new Restore"
+	case usecase.ReasonJournalFailed:
+		return "the provider could not write this Restore's status; check its permissions, then create a new Restore"
+	}
+	return ""
+}
+
 // maxCollectionEvents bounds the CollectionRestored Events of one restore;
 // the status lists every collection.
 const maxCollectionEvents = 20
@@ -59,10 +78,10 @@ func (e *external) Observe(ctx context.Context, cr *v1alpha1.Restore) (managed.E
 	if j, ok := e.runner.Get(key); ok {
 		return exists, e.observeJob(ctx, cr, j.State())
 	}
-	switch obs.Phase {
-	case "":
+	switch {
+	case obs.Phase == "" && obs.Attempts == 0:
 		return managed.ExternalObservation{ResourceExists: false}, nil
-	case v1alpha1.RestoreCompleted, v1alpha1.RestoreFailed:
+	case obs.Phase == v1alpha1.RestoreCompleted || obs.Phase == v1alpha1.RestoreFailed:
 		// A restore runs once: its result, and the conditions recorded
 		// with it, stand, whatever restarts in between.
 		return exists, nil
@@ -179,6 +198,11 @@ func (e *external) start(ctx context.Context, cr *v1alpha1.Restore) (bool, error
 	}
 	obs.Attempts++
 	obs.S3Path = src.path
+	// A started restore says so in the write that counts its attempt: the
+	// reconciler's later writes may be refused or replaced (a conflict with
+	// the journal, the create annotations), and a restarted provider must
+	// find it started, to resume it rather than start it anew.
+	obs.Phase = v1alpha1.RestoreQueued
 	if err := e.kube.Status().Update(ctx, cr); err != nil {
 		return false, fmt.Errorf("cannot record the restore's attempt: %w", err)
 	}
@@ -342,6 +366,9 @@ func (e *external) failed(cr *v1alpha1.Restore, err error) {
 	// it when the job ended before running.
 	if lost := usecase.Lost(resumeRecord(obs.RestoredCollections)); len(lost) > 0 {
 		msg += fmt.Sprintf("; collection %s was deleted to be replaced before the restore failed: its earlier data is lost, restore it from this or another backup", strings.Join(lost, ", "))
+	}
+	if h := hint(string(reason)); h != "" {
+		msg += "; " + h
 	}
 	obs.Phase = v1alpha1.RestoreFailed
 	obs.Error = fmt.Sprintf("%s (after %d attempts)", msg, obs.Attempts)

@@ -367,7 +367,7 @@ func waitForBackup(t *testing.T, name string, timeout time.Duration, what string
 func mine(name string) string {
 	var out []string
 	for _, l := range strings.Split(logs.String(), "\n") {
-		if strings.Contains(l, `"name"="`+name+`"`) || strings.Contains(l, ns+"/"+name) {
+		if strings.Contains(l, `"name"="`+name+`"`) {
 			out = append(out, l)
 		}
 	}
@@ -410,8 +410,10 @@ func waitForEvents(t *testing.T, name string, reasons ...string) map[string][]co
 		}
 	}
 	have := make([]string, 0, len(got))
-	for r := range got {
-		have = append(have, r)
+	for r, evs := range got {
+		for _, e := range evs {
+			have = append(have, fmt.Sprintf("%s (%d): %s", r, e.Count, e.Message))
+		}
 	}
 	t.Fatalf("restore %s: want events %v, got %v", name, reasons, have)
 	return nil
