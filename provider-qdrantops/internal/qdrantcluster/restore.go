@@ -97,8 +97,9 @@ func (c *Cluster) knownPeers() []uint64 {
 }
 
 // Exists says whether a collection, not an alias, has this name. Qdrant's
-// GET /collections/{c}/exists resolves aliases (it answers true for one), so
-// an alias is told apart by the alias list.
+// GET /collections/{c}/exists resolves aliases in the versions that look the
+// name up as any other call does (it answers true for an alias there), so an
+// alias is told apart by the alias list.
 func (t *Target) Exists(ctx context.Context, collection string) (bool, error) {
 	var exists bool
 	if err := t.c.any(ctx, func(cl *qdrant.Client) error {

@@ -715,3 +715,31 @@ func TestTargetRestoresShardsFromTheObjectStore(t *testing.T) {
 		_ = shards.Close()
 	})
 }
+
+func TestTargetExistsWhereQdrantResolvesAliases(t *testing.T) {
+	// Qdrant versions whose exists endpoint looks the name up as any other
+	// call does (TableOfContent::get_collection, through aliases) answer
+	// true for an alias. It is still no collection a restore may replace.
+	node := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/collections/current/exists", "/collections/c/exists":
+			_, _ = io.WriteString(w, `{"result":{"exists":true},"status":"ok","time":0}`)
+		case "/aliases":
+			_, _ = io.WriteString(w, `{"result":{"aliases":[{"alias_name":"current","collection_name":"c"}]},"status":"ok","time":0}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer node.Close()
+	cl, err := qdrant.New(qdrant.Config{URL: node.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := NewTarget(&Cluster{entry: cl, peers: map[uint64]*qdrant.Client{1: cl}, known: []uint64{1}})
+	for name, want := range map[string]bool{"c": true, "current": false} {
+		if got, err := tg.Exists(t.Context(), name); err != nil || got != want {
+			t.Errorf("Exists(%s): want %t, got %t, %v", name, want, got, err)
+		}
+	}
+}
