@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/qdrantops/qdrantops/cluster/qdrantemu"
 )
@@ -33,6 +34,10 @@ func run() error {
 	sample := flag.Bool("sample-data", false, "create the sample collections")
 	version := flag.String("version", "1.19.0", "Qdrant version to report")
 	urlsFile := flag.String("urls-file", "", "write the node URLs to this file once serving")
+	commit := flag.String("commit", "", "git commit GET / reports (default: v1.19.0's when -version is 1.19.0)")
+	noURLRecovery := flag.Bool("disable-url-recovery", false, "refuse recoveries from http(s) URLs, as service.enable_snapshot_url_recovery: false")
+	unreachable := flag.String("unreachable-hosts", "", "comma-separated hosts (host or host:port) the nodes cannot connect to")
+	idle := flag.Duration("stream-idle-timeout", 5*time.Minute, "abort a streamed shard snapshot whose consumer stops reading this long")
 	var faults []qdrantemu.StreamFaultSpec
 	flag.Func("stream-fault", "break snapshot bodies, e.g. CutMidChunk:node=1,collection=docs,shard=0,after=65536,times=1 "+
 		"(CutMidChunk, CutAtChunkBoundary, EmptyBody, NotTar, NoEndOfArchive, NoHeaders, StallBody; repeatable)", func(v string) error {
@@ -53,7 +58,19 @@ func run() error {
 		}
 		ps = append(ps, n)
 	}
-	c, err := qdrantemu.Start(qdrantemu.Options{Nodes: *nodes, Ports: ps, APIKey: *apiKey, ReadOnlyAPIKey: *readOnly, Dir: *dir, Version: *version})
+	opts := qdrantemu.Options{
+		Nodes: *nodes, Ports: ps, APIKey: *apiKey, ReadOnlyAPIKey: *readOnly, Dir: *dir, Version: *version, Commit: *commit,
+		DisableURLRecovery: *noURLRecovery, StreamIdleTimeout: *idle,
+	}
+	if *version == "1.19.0" && *commit == "" {
+		opts.Version = "" // The emulator's default: 1.19.0 with its commit.
+	}
+	for _, h := range strings.Split(*unreachable, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			opts.UnreachableHosts = append(opts.UnreachableHosts, h)
+		}
+	}
+	c, err := qdrantemu.Start(opts)
 	if err != nil {
 		return err
 	}

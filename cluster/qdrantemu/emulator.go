@@ -54,6 +54,18 @@ type Options struct {
 	Now func() time.Time
 	// Observe, when set, sees every request and response with JSON bodies.
 	Observe func(Exchange)
+	// DisableURLRecovery emulates service.enable_snapshot_url_recovery: false
+	// (1.18+): recoveries from http(s) locations are refused with 403, file://
+	// locations, bare shard snapshot names and uploads still work (API.md 1.6).
+	DisableURLRecovery bool
+	// UnreachableHosts are hosts ("host" or "host:port") the nodes cannot
+	// connect to, as when a network policy keeps them from an object store: a
+	// recovery from a URL there fails as Qdrant fails on a refused connection.
+	UnreachableHosts []string
+	// StreamIdleTimeout is how long a streamed shard snapshot (GET
+	// .../shards/{id}/snapshot) waits for a consumer that stopped reading
+	// before it aborts the stream; 5 minutes, as Qdrant, when zero (API.md 3).
+	StreamIdleTimeout time.Duration
 }
 
 // A Cluster is a running emulated Qdrant cluster.
@@ -96,6 +108,9 @@ func Start(opts Options) (*Cluster, error) {
 		if opts.Commit == "" {
 			opts.Commit = "74f3e85b"
 		}
+	}
+	if opts.StreamIdleTimeout == 0 {
+		opts.StreamIdleTimeout = 5 * time.Minute
 	}
 	if opts.ResyncDelay == 0 {
 		opts.ResyncDelay = 100 * time.Millisecond

@@ -112,6 +112,10 @@ func (n *Node) recoverFromLocation(w http.ResponseWriter, r *http.Request, shard
 		writeError(w, r, false, http.StatusBadRequest, "Format error in JSON body: location: relative URL without a base")
 		return
 	}
+	if isURL && (u.Scheme == "http" || u.Scheme == "https") && n.c.opts.DisableURLRecovery {
+		writeError(w, r, false, http.StatusForbidden, "Forbidden: Snapshot recovery from remote URLs is disabled in the configuration")
+		return
+	}
 	col := r.PathValue("collection_name")
 	shardID := r.PathValue("shard_id")
 	n.answer(w, r, false, wait, func(ctx context.Context) error {
@@ -174,6 +178,9 @@ func (n *Node) open(ctx context.Context, req recoverRequest, u *url.URL, isURL, 
 // that gets no answer (connection refused, DNS) is a 500 "Http request error"
 // (From<reqwest::Error> for StorageError); a non-2xx answer is a 400.
 func (n *Node) fetch(ctx context.Context, req recoverRequest, u *url.URL, shardLevel bool) (io.ReadCloser, error) {
+	if n.c.unreachable(u) {
+		return nil, fail(http.StatusInternalServerError, "Service internal error: Http request error: error sending request for url (%s)", u)
+	}
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, fail(http.StatusBadRequest, "Bad request: %v", err)
@@ -194,6 +201,16 @@ func (n *Node) fetch(ctx context.Context, req recoverRequest, u *url.URL, shardL
 		return nil, fail(http.StatusBadRequest, "Wrong input: Failed to download %s from %s: status - %s", what, u, resp.Status)
 	}
 	return resp.Body, nil
+}
+
+// unreachable says whether the nodes cannot connect to the URL's host.
+func (c *Cluster) unreachable(u *url.URL) bool {
+	for _, h := range c.opts.UnreachableHosts {
+		if strings.EqualFold(h, u.Host) || strings.EqualFold(h, u.Hostname()) {
+			return true
+		}
+	}
+	return false
 }
 
 func openLocal(p string) (io.ReadCloser, error) {

@@ -341,6 +341,24 @@ func (n *Node) removeFile(w http.ResponseWriter, r *http.Request, dir string) {
 	writeResult(w, true)
 }
 
+// idleAbort gives every write to a streamed body timeout to go through: a
+// consumer that stops reading for that long makes the write fail, which ends
+// the handler and cuts the connection, as Qdrant aborts the stream.
+func idleAbort(w http.ResponseWriter, body io.Writer, timeout time.Duration) io.Writer {
+	return &deadlineWriter{rc: http.NewResponseController(w), w: body, timeout: timeout}
+}
+
+type deadlineWriter struct {
+	rc      *http.ResponseController
+	w       io.Writer
+	timeout time.Duration
+}
+
+func (d *deadlineWriter) Write(p []byte) (int, error) {
+	_ = d.rc.SetWriteDeadline(time.Now().Add(d.timeout))
+	return d.w.Write(p)
+}
+
 // streamShardSnapshot streams a fresh shard snapshot without storing it: no
 // Content-Length, no checksum (API.md 3).
 func (n *Node) streamShardSnapshot(w http.ResponseWriter, r *http.Request) {
@@ -363,7 +381,8 @@ func (n *Node) streamShardSnapshot(w http.ResponseWriter, r *http.Request) {
 	if f, ok := w.(http.Flusher); ok {
 		f.Flush() // Forces a chunked body, as Qdrant's stream has.
 	}
-	body := c.wrapBody(w, r, f)
+	body := idleAbort(w, c.wrapBody(w, r, f), c.opts.StreamIdleTimeout)
+	defer func() { _ = http.NewResponseController(w).SetWriteDeadline(time.Time{}) }()
 	switch {
 	case f == nil:
 		_ = writeShardArchive(body, view, now, true)
