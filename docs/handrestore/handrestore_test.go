@@ -13,12 +13,16 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -65,7 +69,11 @@ func TestRestoreByHand(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dst := startTarget(t, tc.nodes)
-			out, err := env.run(t, strings.Join(blocks, "\n"), dst, tc.nodesVar, env.backupPath)
+			tg := target{url: dst.URLs()[0]}
+			if tc.nodesVar {
+				tg.nodes = dst.URLs()
+			}
+			out, err := env.run(t, strings.Join(blocks, "\n"), tg, env.backupPath)
 			if err != nil {
 				t.Fatalf("the page's script failed: %v\n%s", err, out)
 			}
@@ -84,7 +92,7 @@ func TestRestoreByHand(t *testing.T) {
 	t.Run("WithoutIndexesAndAliasesTheTargetDiffers", func(t *testing.T) {
 		dst := startTarget(t, 1)
 		script := strings.Join(without(t, blocks, "/collections/aliases"), "\n")
-		out, err := env.run(t, script, dst, false, env.backupPath)
+		out, err := env.run(t, script, target{url: dst.URLs()[0]}, env.backupPath)
 		if err != nil {
 			t.Fatalf("the script without step 5 failed: %v\n%s", err, out)
 		}
@@ -98,7 +106,7 @@ func TestRestoreByHand(t *testing.T) {
 	t.Run("WithoutRecoveryTheCountsFail", func(t *testing.T) {
 		dst := startTarget(t, 1)
 		script := strings.Join(without(t, blocks, "/snapshots/recover"), "\n")
-		out, err := env.run(t, script, dst, false, env.backupPath)
+		out, err := env.run(t, script, target{url: dst.URLs()[0]}, env.backupPath)
 		if err == nil || !strings.Contains(out, "some counts differ from the manifest") {
 			t.Fatalf("without step 3, want the count check to fail the script; got %v:\n%s", err, out)
 		}
@@ -108,7 +116,7 @@ func TestRestoreByHand(t *testing.T) {
 		reordered := append([]string(nil), blocks...)
 		create, recovery := index(t, blocks, "/shards\" \"$key\""), index(t, blocks, "/snapshots/recover")
 		reordered[create], reordered[recovery] = reordered[recovery], reordered[create]
-		out, err := env.run(t, strings.Join(reordered, "\n"), dst, false, env.backupPath)
+		out, err := env.run(t, strings.Join(reordered, "\n"), target{url: dst.URLs()[0]}, env.backupPath)
 		if err == nil || !strings.Contains(out, "doesn't exist") {
 			t.Fatalf("recovering before creating: want Qdrant's 404 to fail the script; got %v:\n%s", err, out)
 		}
@@ -117,7 +125,7 @@ func TestRestoreByHand(t *testing.T) {
 	t.Run("ShardKeysInAnotherOrderFail", func(t *testing.T) {
 		dst := startTarget(t, 1)
 		script := replace(t, strings.Join(blocks, "\n"), ".shardKeys[]? as $key", "(.shardKeys | reverse)[]? as $key")
-		out, err := env.run(t, script, dst, false, env.backupPath)
+		out, err := env.run(t, script, target{url: dst.URLs()[0]}, env.backupPath)
 		if err == nil || !strings.Contains(out, "tenants: the new collection's shards") {
 			t.Fatalf("shard keys created in another order: want the page's shard id check to fail; got %v:\n%s", err, out)
 		}
@@ -127,7 +135,7 @@ func TestRestoreByHand(t *testing.T) {
 		u := dst.URLs()[0]
 		call(t, u, targetKey, "PUT", "/collections/other", `{"vectors": {"size": 4, "distance": "Dot"}}`)
 		call(t, u, targetKey, "POST", "/collections/aliases", `{"actions": [{"create_alias": {"collection_name": "other", "alias_name": "catalog"}}]}`)
-		out, err := env.run(t, strings.Join(blocks, "\n"), dst, false, env.backupPath)
+		out, err := env.run(t, strings.Join(blocks, "\n"), target{url: dst.URLs()[0]}, env.backupPath)
 		if err != nil {
 			t.Fatalf("the page's script failed: %v\n%s", err, out)
 		}
@@ -143,7 +151,7 @@ func TestRestoreByHand(t *testing.T) {
 	})
 	t.Run("AnOlderTargetIsRefused", func(t *testing.T) {
 		dst := start(t, qdrantemu.Options{Nodes: 1, APIKey: targetKey, Version: "1.18.4"})
-		out, err := env.run(t, strings.Join(blocks, "\n"), dst, false, env.backupPath)
+		out, err := env.run(t, strings.Join(blocks, "\n"), target{url: dst.URLs()[0]}, env.backupPath)
 		if err == nil || !strings.Contains(out, "an older version: upgrade it first") {
 			t.Fatalf("a target older than the backup: want the version check to fail the script; got %v:\n%s", err, out)
 		}
@@ -159,11 +167,20 @@ func TestRestoreByHand(t *testing.T) {
 		// the checksum tells from the right one.
 		env.put(t, root+"/collections/products/shards/1.snapshot", env.get(t, root+"/collections/products/shards/0.snapshot"))
 		dst := startTarget(t, 1)
-		out, err := env.run(t, strings.Join(blocks, "\n"), dst, false, root)
+		out, err := env.run(t, strings.Join(blocks, "\n"), target{url: dst.URLs()[0]}, root)
 		if err == nil || !strings.Contains(out, "checksum mismatch") {
 			t.Fatalf("a damaged shard object: want the checksum to fail the script; got %v:\n%s", err, out)
 		}
 		env.checkNoSecrets(t, out)
+	})
+	t.Run("AShardNoListedNodeHoldsFails", func(t *testing.T) {
+		// Three nodes but only one named: the shards that node holds no
+		// replica of cannot be placed, and the page says what to do.
+		dst := startTarget(t, 3)
+		out, err := env.run(t, strings.Join(blocks, "\n"), target{url: dst.URLs()[0]}, env.backupPath)
+		if err == nil || !strings.Contains(out, "no node of QDRANT_NODES holds shard") {
+			t.Fatalf("QDRANT_NODES missing nodes: want the script to stop and say so; got %v:\n%s", err, out)
+		}
 	})
 	t.Run("MissingShardFailsWithoutShowingItsURL", func(t *testing.T) {
 		root := env.backup(t, "missing")
@@ -172,7 +189,7 @@ func TestRestoreByHand(t *testing.T) {
 			t.Fatal(err)
 		}
 		dst := startTarget(t, 1)
-		out, err := env.run(t, strings.Join(blocks, "\n"), dst, false, root)
+		out, err := env.run(t, strings.Join(blocks, "\n"), target{url: unescaped(t, dst.URLs()[0])}, root)
 		// Qdrant's message quotes the URL it could not download; the page
 		// must show it only with its signature redacted.
 		env.checkNoSecrets(t, out)
@@ -316,7 +333,14 @@ func replace(t *testing.T, s, old, repl string) string {
 
 // run runs a script as the page says: bash -euo pipefail, with only the
 // variables the page names. It returns stdout and stderr together.
-func (e *fixture) run(t *testing.T, script string, dst *qdrantemu.Cluster, nodesVar bool, backupPath string) (string, error) {
+// target is where a script restores: QDRANT_URL, and QDRANT_NODES when
+// nodes is set.
+type target struct {
+	url   string
+	nodes []string
+}
+
+func (e *fixture) run(t *testing.T, script string, tg target, backupPath string) (string, error) {
 	t.Helper()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "restore.sh")
@@ -332,15 +356,15 @@ func (e *fixture) run(t *testing.T, script string, dst *qdrantemu.Cluster, nodes
 		"HOME=" + dir,
 		"BUCKET=" + e.bucket,
 		"BACKUP_PATH=" + backupPath,
-		"QDRANT_URL=" + dst.URLs()[0],
+		"QDRANT_URL=" + tg.url,
 		"QDRANT_API_KEY=" + targetKey,
 		"AWS_ACCESS_KEY_ID=" + srv.AccessKey,
 		"AWS_SECRET_ACCESS_KEY=" + srv.SecretKey,
 		"AWS_REGION=" + srv.Region,
 		"S3_ENDPOINT=" + srv.Endpoint,
 	}
-	if nodesVar {
-		cmd.Env = append(cmd.Env, "QDRANT_NODES="+strings.Join(dst.URLs(), " "))
+	if len(tg.nodes) > 0 {
+		cmd.Env = append(cmd.Env, "QDRANT_NODES="+strings.Join(tg.nodes, " "))
 	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -619,4 +643,31 @@ func decode(t *testing.T, raw json.RawMessage, v any) {
 	if err := json.Unmarshal(raw, v); err != nil {
 		t.Fatalf("cannot parse %s: %v", raw, err)
 	}
+}
+
+// unescaped serves a node's API through a proxy that writes JSON as Qdrant
+// does: the emulator's encoder escapes '&' as \u0026, Qdrant's does not, and
+// a URL in an error message must be redacted in the form Qdrant sends.
+func unescaped(t *testing.T, node string) string {
+	t.Helper()
+	u, err := url.Parse(node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := httputil.NewSingleHostReverseProxy(u)
+	p.ModifyResponse = func(res *http.Response) error {
+		b, err := io.ReadAll(res.Body)
+		_ = res.Body.Close()
+		if err != nil {
+			return err
+		}
+		b = bytes.ReplaceAll(b, []byte(`\u0026`), []byte("&"))
+		res.Body = io.NopCloser(bytes.NewReader(b))
+		res.ContentLength = int64(len(b))
+		res.Header.Set("Content-Length", strconv.Itoa(len(b)))
+		return nil
+	}
+	proxy := httptest.NewServer(p)
+	t.Cleanup(proxy.Close)
+	return proxy.URL
 }
