@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kerrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/qdrantops/qdrantops/apis/ops/v1alpha1"
@@ -35,28 +38,41 @@ var _ usecase.Journal = &journal{}
 
 // Save writes status.atProvider.restoredCollections with a JSON merge patch.
 // A merge patch replaces the whole list, so it carries every entry, each
-// with its progress; it names the Restore's uid, so that it can never land
-// on another Restore that took the same name.
+// with its progress. The patch is conditional on the resourceVersion of the
+// Restore read just before, whose uid is checked: the status subresource
+// ignores a uid in a patch, and a journal must never land on another
+// Restore that took the same name. A conflict (the reconciler wrote in
+// between) is retried.
 func (j *journal) Save(ctx context.Context, rec usecase.Record) error {
-	patch := map[string]any{
-		"metadata": map[string]any{"uid": j.uid},
-		"status":   map[string]any{"atProvider": map[string]any{"restoredCollections": j.view(rec)}},
-	}
-	b, err := json.Marshal(patch)
+	err := retry.OnError(journalBackoff(), kerrors.IsConflict, func() error {
+		r := &v1alpha1.Restore{}
+		if err := j.kube.Get(ctx, j.key, r); err != nil {
+			return fmt.Errorf("cannot read the Restore: %w", err)
+		}
+		if r.UID != j.uid {
+			return fmt.Errorf("the Restore was replaced by another of the same name (uid %s, not %s)", r.UID, j.uid)
+		}
+		patch := map[string]any{
+			"metadata": map[string]any{"resourceVersion": r.ResourceVersion},
+			"status":   map[string]any{"atProvider": map[string]any{"restoredCollections": j.view(rec)}},
+		}
+		b, err := json.Marshal(patch)
+		if err != nil {
+			return fmt.Errorf("cannot encode the journal: %w", err)
+		}
+		return j.kube.Status().Patch(ctx, r, client.RawPatch(types.MergePatchType, b))
+	})
 	if err != nil {
-		return fmt.Errorf("cannot encode the journal: %w", err)
-	}
-	r := &v1alpha1.Restore{ObjectMeta: metav1.ObjectMeta{Namespace: j.key.Namespace, Name: j.key.Name}}
-	if err := j.kube.Status().Patch(ctx, r, client.RawPatch(types.MergePatchType, b)); err != nil {
 		return fmt.Errorf("cannot write the journal to the Restore's status: %w", err)
-	}
-	if r.UID != j.uid {
-		// The API server checks the uid a patch names; this guards a
-		// server that would not.
-		return fmt.Errorf("the Restore was replaced by another of the same name (uid %s, not %s)", r.UID, j.uid)
 	}
 	j.saved(rec)
 	return nil
+}
+
+// journalBackoff spaces the tries of a journal write that conflicts with
+// the reconciler's own status writes: about five seconds in all.
+func journalBackoff() wait.Backoff {
+	return wait.Backoff{Steps: 8, Duration: 20 * time.Millisecond, Factor: 2, Jitter: 0.1}
 }
 
 // resumeRecord reads the journal of earlier runs from a Restore's status.
