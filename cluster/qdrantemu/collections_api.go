@@ -106,8 +106,20 @@ func (n *Node) getCollection(w http.ResponseWriter, r *http.Request) {
 	}
 	defer unlock()
 	schema := map[string]any{}
+	_, all := col.keysInOrder()
 	for field, idx := range col.indexes {
-		e := map[string]any{"data_type": idx.DataType, "points": col.count()}
+		// points counts the points the index holds: those with a value for
+		// the field.
+		var indexed int
+		for _, p := range all {
+			for _, v := range payloadValues(p.Payload, field) {
+				if string(v) != "null" {
+					indexed++
+					break
+				}
+			}
+		}
+		e := map[string]any{"data_type": idx.DataType, "points": indexed}
 		if len(idx.Params) > 0 {
 			e["params"] = idx.Params
 		}
@@ -127,9 +139,9 @@ func (n *Node) getCollection(w http.ResponseWriter, r *http.Request) {
 		"indexed_vectors_count": 0,
 		"points_count":          col.count(),
 		"segments_count":        len(col.shards) * 2,
-		"config":         configFile{Params: col.params, settings: col.settings},
-		"payload_schema": schema,
-		"update_queue":   map[string]any{"length": 0},
+		"config":                configFile{Params: col.params, settings: col.settings},
+		"payload_schema":        schema,
+		"update_queue":          map[string]any{"length": 0},
 	})
 }
 
@@ -320,6 +332,31 @@ func (n *Node) collectionCluster(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeResult(w, map[string]any{"peer_id": n.ID, "shard_count": len(col.shards), "local_shards": local, "remote_shards": remote, "shard_transfers": transfers})
+}
+
+// listShardKeys answers GET /collections/{c}/shards (ShardKeysResponse in
+// the v1.19 OpenAPI): the keys of a custom-sharded collection, null for
+// automatic sharding. Qdrant keeps them in a map; the emulator lists them by
+// their first shard id, the order they were created in.
+func (n *Node) listShardKeys(w http.ResponseWriter, r *http.Request) {
+	col, unlock := n.lockCollection(w, r)
+	if col == nil {
+		return
+	}
+	defer unlock()
+	if col.params.ShardingMethod != "custom" {
+		writeResult(w, map[string]any{"shard_keys": nil})
+		return
+	}
+	keys := []map[string]json.RawMessage{}
+	seen := map[string]bool{}
+	for _, s := range col.shards {
+		if !seen[string(s.key)] {
+			seen[string(s.key)] = true
+			keys = append(keys, map[string]json.RawMessage{"key": s.key})
+		}
+	}
+	writeResult(w, map[string]any{"shard_keys": keys})
 }
 
 func (n *Node) createShardKey(w http.ResponseWriter, r *http.Request) {

@@ -240,8 +240,9 @@ func (n *Node) countPoints(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 && !decodeBody(w, r, &req) {
 		return
 	}
-	if len(req.Filter) > 0 && string(req.Filter) != "null" {
-		writeError(w, r, false, http.StatusBadRequest, "Bad request: the emulator does not evaluate filters")
+	f, err := parseFilter(req.Filter)
+	if err != nil {
+		writeError(w, r, false, http.StatusBadRequest, "Bad request: "+err.Error())
 		return
 	}
 	col, unlock := n.lockCollection(w, r)
@@ -249,7 +250,18 @@ func (n *Node) countPoints(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer unlock()
-	writeResult(w, map[string]uint64{"count": col.count()})
+	if f == nil {
+		writeResult(w, map[string]uint64{"count": col.count()})
+		return
+	}
+	var total uint64
+	_, all := col.keysInOrder()
+	for _, p := range all {
+		if ok, _ := f.matches(p); ok {
+			total++
+		}
+	}
+	writeResult(w, map[string]uint64{"count": total})
 }
 
 // withFlag reads with_payload / with_vector: a bool, or a selector meaning true.
@@ -338,6 +350,7 @@ func (n *Node) scrollPoints(w http.ResponseWriter, r *http.Request) {
 		WithPayload json.RawMessage `json:"with_payload"`
 		WithVector  json.RawMessage `json:"with_vector"`
 		Filter      json.RawMessage `json:"filter"`
+		OrderBy     json.RawMessage `json:"order_by"`
 	}
 	if r.ContentLength != 0 && !decodeBody(w, r, &req) {
 		return
@@ -350,29 +363,126 @@ func (n *Node) scrollPoints(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, false, http.StatusUnprocessableEntity, "Validation error in JSON body: [limit: value 0 invalid, must be 1 or larger]")
 		return
 	}
+	f, err := parseFilter(req.Filter)
+	if err != nil {
+		writeError(w, r, false, http.StatusBadRequest, "Bad request: "+err.Error())
+		return
+	}
+	ob, err := parseOrderBy(req.OrderBy)
+	if err != nil {
+		writeError(w, r, false, http.StatusBadRequest, "Format error in JSON body: "+err.Error())
+		return
+	}
 	col, unlock := n.lockCollection(w, r)
 	if col == nil {
 		return
 	}
 	defer unlock()
 	keys, all := col.keysInOrder()
+	matching := keys[:0:0]
+	for _, k := range keys {
+		if ok, _ := f.matches(all[k]); ok {
+			matching = append(matching, k)
+		}
+	}
+	withPayload, withVector := withFlag(req.WithPayload, true), withFlag(req.WithVector, false)
+	if ob != nil {
+		n.scrollOrdered(w, r, col, ob, matching, all, limit, !isNull(req.Offset), withPayload, withVector)
+		return
+	}
 	start := 0
-	if len(req.Offset) > 0 && string(req.Offset) != "null" {
+	if !isNull(req.Offset) {
 		off, err := pointKey(req.Offset)
 		if err != nil {
 			writeError(w, r, false, http.StatusBadRequest, "Format error in JSON body: "+err.Error())
 			return
 		}
-		start = sort.Search(len(keys), func(i int) bool { return !lessKey(keys[i], off) })
+		// The offset is a point id: the page starts at the first matching
+		// id at or after it, whether that id matches or exists at all.
+		start = sort.Search(len(matching), func(i int) bool { return !lessKey(matching[i], off) })
 	}
 	out := []map[string]any{}
-	end := min(start+limit, len(keys))
-	for _, k := range keys[start:end] {
-		out = append(out, record(all[k], withFlag(req.WithPayload, true), withFlag(req.WithVector, false)))
+	end := min(start+limit, len(matching))
+	for _, k := range matching[start:end] {
+		out = append(out, record(all[k], withPayload, withVector))
 	}
 	var next any
-	if end < len(keys) {
-		next = all[keys[end]].ID
+	if end < len(matching) {
+		next = all[matching[end]].ID
 	}
 	writeResult(w, map[string]any{"points": out, "next_page_offset": next})
+}
+
+type orderBy struct {
+	Key       string   `json:"key"`
+	Direction string   `json:"direction"`
+	StartFrom *float64 `json:"start_from"`
+}
+
+// parseOrderBy reads order_by: a key, or {key, direction, start_from}.
+func parseOrderBy(raw json.RawMessage) (*orderBy, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	ob := &orderBy{}
+	if err := json.Unmarshal(raw, &ob.Key); err != nil {
+		if err := json.Unmarshal(raw, ob); err != nil {
+			return nil, fmt.Errorf("order_by: %w", err)
+		}
+	}
+	switch ob.Direction {
+	case "", "asc", "desc":
+	default:
+		return nil, fmt.Errorf("order_by.direction: unknown variant `%s`, expected `asc` or `desc`", ob.Direction)
+	}
+	return ob, nil
+}
+
+// scrollOrdered answers a scroll with order_by as Qdrant does
+// (lib/collection/src/collection/point_ops.rs, scroll_by): the key needs a
+// range-capable payload index, an offset is refused, every value of the key
+// is one entry (a point with several values appears once per value), ties go
+// by id, each record carries its order_value and there is no next page
+// offset: clients page with start_from.
+func (n *Node) scrollOrdered(w http.ResponseWriter, r *http.Request, col *collection, ob *orderBy, matching []string, all map[string]*point, limit int, hasOffset, withPayload, withVector bool) {
+	if idx, ok := col.indexes[ob.Key]; !ok || (idx.DataType != "integer" && idx.DataType != "float" && idx.DataType != "datetime") {
+		writeError(w, r, false, http.StatusBadRequest, fmt.Sprintf("Bad request: No range index for `order_by` key: `%s`. Please create one to use `order_by`. Check https://qdrant.tech/documentation/concepts/indexing/#payload-index to see which payload schemas support Range conditions", ob.Key))
+		return
+	}
+	if hasOffset {
+		writeError(w, r, false, http.StatusBadRequest, "Bad request: Cannot use an `offset` when using `order_by`. The alternative for paging is to use `order_by.start_from` and a filter to exclude the IDs that you've already seen for the `order_by.start_from` value")
+		return
+	}
+	type entry struct {
+		key   string
+		value float64
+		raw   json.RawMessage
+	}
+	desc := ob.Direction == "desc"
+	var entries []entry
+	for _, k := range matching {
+		for _, v := range payloadValues(all[k].Payload, ob.Key) {
+			var x float64
+			if json.Unmarshal(v, &x) != nil {
+				continue
+			}
+			if ob.StartFrom != nil && ((!desc && x < *ob.StartFrom) || (desc && x > *ob.StartFrom)) {
+				continue
+			}
+			entries = append(entries, entry{key: k, value: x, raw: v})
+		}
+	}
+	sort.SliceStable(entries, func(i, j int) bool {
+		if entries[i].value != entries[j].value {
+			return (entries[i].value < entries[j].value) != desc
+		}
+		return lessKey(entries[i].key, entries[j].key)
+	})
+	out := []map[string]any{}
+	for _, e := range entries[:min(limit, len(entries))] {
+		rec := record(all[e.key], withPayload, withVector)
+		rec["order_value"] = e.raw
+		out = append(out, rec)
+	}
+	writeResult(w, map[string]any{"points": out, "next_page_offset": nil})
 }

@@ -41,6 +41,7 @@ func (n *Node) routes() []route {
 		{"DELETE /collections/{collection_name}", accessManage, false, n.deleteCollection},
 		{"GET /collections/{collection_name}/cluster", accessRead, false, n.collectionCluster},
 		{"PUT /collections/{collection_name}/shards", accessManage, false, n.createShardKey},
+		{"GET /collections/{collection_name}/shards", accessRead, false, n.listShardKeys},
 		{"GET /aliases", accessRead, false, n.listAliases},
 		{"GET /collections/{collection_name}/aliases", accessRead, false, n.listCollectionAliases},
 		{"POST /collections/aliases", accessManage, false, n.updateAliases},

@@ -65,8 +65,8 @@ type collection struct {
 	name     string
 	params   params
 	settings settings
-	indexes map[string]payloadIndex
-	shards  []*shard
+	indexes  map[string]payloadIndex
+	shards   []*shard
 	// opSeq numbers update operations, as Qdrant's operation_id does.
 	opSeq uint64
 }
