@@ -334,6 +334,34 @@ func (n *Node) collectionCluster(w http.ResponseWriter, r *http.Request) {
 	writeResult(w, map[string]any{"peer_id": n.ID, "shard_count": len(col.shards), "local_shards": local, "remote_shards": remote, "shard_transfers": transfers})
 }
 
+// dropShardKey answers POST /collections/{c}/shards/delete: the key's shards
+// and their points are gone.
+func (n *Node) dropShardKey(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		ShardKey json.RawMessage `json:"shard_key"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	col, unlock := n.lockCollection(w, r)
+	if col == nil {
+		return
+	}
+	defer unlock()
+	kept := col.shards[:0:0]
+	for _, s := range col.shards {
+		if !sameJSON(s.key, req.ShardKey) {
+			kept = append(kept, s)
+		}
+	}
+	if len(kept) == len(col.shards) {
+		writeError(w, r, false, http.StatusNotFound, fmt.Sprintf("Not found: Shard key %s does not exist", req.ShardKey))
+		return
+	}
+	col.shards = kept
+	writeResult(w, true)
+}
+
 // listShardKeys answers GET /collections/{c}/shards (ShardKeysResponse in
 // the v1.19 OpenAPI): the keys of a custom-sharded collection, null for
 // automatic sharding. Qdrant keeps them in a map; the emulator lists them by
@@ -391,7 +419,13 @@ func (n *Node) createShardKey(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	next := uint32(len(col.shards))
+	// A new key's shards take the ids after the highest existing one, so
+	// that creating keys in the same order gives the same ids; a dropped
+	// key's ids are not reused while a higher id exists.
+	next := uint32(0)
+	for _, s := range col.shards {
+		next = max(next, s.id+1)
+	}
 	for i := uint32(0); i < num; i++ {
 		col.shards = append(col.shards, c.newShard(next+i, req.ShardKey, rf))
 	}

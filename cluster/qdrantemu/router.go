@@ -42,6 +42,7 @@ func (n *Node) routes() []route {
 		{"GET /collections/{collection_name}/cluster", accessRead, false, n.collectionCluster},
 		{"PUT /collections/{collection_name}/shards", accessManage, false, n.createShardKey},
 		{"GET /collections/{collection_name}/shards", accessRead, false, n.listShardKeys},
+		{"POST /collections/{collection_name}/shards/delete", accessManage, false, n.dropShardKey},
 		{"GET /aliases", accessRead, false, n.listAliases},
 		{"GET /collections/{collection_name}/aliases", accessRead, false, n.listCollectionAliases},
 		{"POST /collections/aliases", accessManage, false, n.updateAliases},
