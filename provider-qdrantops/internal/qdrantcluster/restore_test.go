@@ -743,3 +743,49 @@ func TestTargetExistsWhereQdrantResolvesAliases(t *testing.T) {
 		}
 	}
 }
+
+func TestTargetUploadsWhereQdrantCannotFetch(t *testing.T) {
+	// What Auto's fallback rests on: where a node does not fetch the URL,
+	// the same snapshot uploaded to the same node restores the shard.
+	data, sum := shardSnapshot(t, 25, 0)
+	url := serve(t, http.StatusOK, data)
+	host := url[len("http://"):strings.Index(url, "/backups")]
+	cases := map[string]struct {
+		reason string
+		opts   qdrantemu.Options
+	}{
+		"URLRecoveryDisabled": {
+			reason: "service.enable_snapshot_url_recovery: false refuses every http(s) location with a 403.",
+			opts:   qdrantemu.Options{Nodes: 2, DisableURLRecovery: true},
+		},
+		"StoreUnreachableFromTheNodes": {
+			reason: "A network policy keeps the nodes, not the provider, from the object store.",
+			opts:   qdrantemu.Options{Nodes: 2, UnreachableHosts: []string{host}},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			emu, tg := emulated(t, tc.opts)
+			ctx := t.Context()
+			if err := tg.Create(ctx, "c", json.RawMessage(`{"vectors":`+vectors+`,"shard_number":1,"replication_factor":2}`)); err != nil {
+				t.Fatal(err)
+			}
+			peer := emu.Nodes()[1].ID
+			err := tg.RecoverFromURL(ctx, peer, "c", 0, url, sum)
+			var rerr *RecoverError
+			if !errors.As(err, &rerr) || !rerr.CannotFetch() {
+				t.Fatalf("%s\nwant a *RecoverError that cannot fetch, got %v", tc.reason, err)
+			}
+			if strings.Contains(err.Error(), signature) {
+				t.Errorf("%s\nthe error quotes the URL's signature: %v", tc.reason, err)
+			}
+			if err := tg.Upload(ctx, peer, "c", 0, bytes.NewReader(data), sum); err != nil {
+				t.Fatalf("%s\nthe upload to the same node: %v", tc.reason, err)
+			}
+			waitActive(t, tg, "c")
+			if n, err := tg.Count(ctx, "c"); err != nil || n != 25 {
+				t.Errorf("%s\nCount after the upload: want 25, got %d, %v", tc.reason, n, err)
+			}
+		})
+	}
+}
