@@ -101,15 +101,15 @@ func evalClauses(must, should, mustNot conditions, p *point) (bool, error) {
 		ok = ok && m
 	}
 	if len(should) > 0 {
-		any := false
+		some := false
 		for _, c := range should {
 			m, err := evalCondition(c, p)
 			if err != nil {
 				return false, err
 			}
-			any = any || m
+			some = some || m
 		}
-		ok = ok && any
+		ok = ok && some
 	}
 	for _, c := range mustNot {
 		m, err := evalCondition(c, p)

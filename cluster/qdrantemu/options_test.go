@@ -41,12 +41,7 @@ func TestURLRecoveryCanBeDisabled(t *testing.T) {
 		}
 	}
 	// The same bytes uploaded are recovered.
-	res, err := http.Get(location) //nolint:noctx // Test.
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	_ = res.Body.Close()
+	body := call(t, "GET", location, nil).body
 	mustOK(t, upload(t, u+"/collections/c/shards/0/snapshots/upload?priority=snapshot&checksum="+sum, "x.snapshot", body))
 	if got := count(t, u, "c"); got != 20 {
 		t.Errorf("count after the upload: want 20, got %d", got)

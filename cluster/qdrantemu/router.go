@@ -149,7 +149,7 @@ func writeError(w http.ResponseWriter, _ *http.Request, file bool, code int, msg
 func plain(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(code)
-	_, _ = w.Write([]byte(msg)) //nolint:gosec // Served as text/plain, never rendered as HTML.
+	_, _ = w.Write([]byte(msg))
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
