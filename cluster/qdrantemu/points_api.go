@@ -235,7 +235,8 @@ func nullToNil(raw json.RawMessage) json.RawMessage {
 
 func (n *Node) countPoints(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Filter json.RawMessage `json:"filter"`
+		Filter   json.RawMessage `json:"filter"`
+		ShardKey json.RawMessage `json:"shard_key"`
 	}
 	if r.ContentLength != 0 && !decodeBody(w, r, &req) {
 		return
@@ -250,12 +251,13 @@ func (n *Node) countPoints(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer unlock()
-	if f == nil {
-		writeResult(w, map[string]uint64{"count": col.count()})
+	shards, err := col.selectShards(req.ShardKey)
+	if err != nil {
+		writeError(w, r, false, http.StatusBadRequest, err.Error())
 		return
 	}
 	var total uint64
-	_, all := col.keysInOrder()
+	_, all := keysOf(shards)
 	for _, p := range all {
 		if ok, _ := f.matches(p); ok {
 			total++
@@ -290,6 +292,16 @@ func record(p *point, withPayload, withVector bool) map[string]any {
 	return rec
 }
 
+// record is a point as Qdrant's Record shows it, with its shard_key in a
+// custom-sharded collection.
+func (c *collection) record(key string, p *point, withPayload, withVector bool) map[string]any {
+	rec := record(p, withPayload, withVector)
+	if k := c.shardKeyOf(key); len(k) > 0 {
+		rec["shard_key"] = k
+	}
+	return rec
+}
+
 func (n *Node) retrievePoints(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		IDs         []json.RawMessage `json:"ids"`
@@ -313,7 +325,7 @@ func (n *Node) retrievePoints(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if p, ok := all[key]; ok {
-			out = append(out, record(p, withFlag(req.WithPayload, true), withFlag(req.WithVector, false)))
+			out = append(out, col.record(key, p, withFlag(req.WithPayload, true), withFlag(req.WithVector, false)))
 		}
 	}
 	writeResult(w, out)
@@ -340,7 +352,7 @@ func (n *Node) getPoint(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, false, http.StatusNotFound, fmt.Sprintf("Not found: No point with id %s found", r.PathValue("id")))
 		return
 	}
-	writeResult(w, record(p, true, true))
+	writeResult(w, col.record(key, p, true, true))
 }
 
 func (n *Node) scrollPoints(w http.ResponseWriter, r *http.Request) {
@@ -351,6 +363,7 @@ func (n *Node) scrollPoints(w http.ResponseWriter, r *http.Request) {
 		WithVector  json.RawMessage `json:"with_vector"`
 		Filter      json.RawMessage `json:"filter"`
 		OrderBy     json.RawMessage `json:"order_by"`
+		ShardKey    json.RawMessage `json:"shard_key"`
 	}
 	if r.ContentLength != 0 && !decodeBody(w, r, &req) {
 		return
@@ -378,7 +391,12 @@ func (n *Node) scrollPoints(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer unlock()
-	keys, all := col.keysInOrder()
+	shards, err := col.selectShards(req.ShardKey)
+	if err != nil {
+		writeError(w, r, false, http.StatusBadRequest, err.Error())
+		return
+	}
+	keys, all := keysOf(shards)
 	matching := keys[:0:0]
 	for _, k := range keys {
 		if ok, _ := f.matches(all[k]); ok {
@@ -404,7 +422,7 @@ func (n *Node) scrollPoints(w http.ResponseWriter, r *http.Request) {
 	out := []map[string]any{}
 	end := min(start+limit, len(matching))
 	for _, k := range matching[start:end] {
-		out = append(out, record(all[k], withPayload, withVector))
+		out = append(out, col.record(k, all[k], withPayload, withVector))
 	}
 	var next any
 	if end < len(matching) {
@@ -480,7 +498,7 @@ func (n *Node) scrollOrdered(w http.ResponseWriter, r *http.Request, col *collec
 	})
 	out := []map[string]any{}
 	for _, e := range entries[:min(limit, len(entries))] {
-		rec := record(all[e.key], withPayload, withVector)
+		rec := col.record(e.key, all[e.key], withPayload, withVector)
 		rec["order_value"] = e.raw
 		out = append(out, rec)
 	}

@@ -1,6 +1,7 @@
 package qdrantemu_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -209,5 +210,36 @@ func TestListShardKeys(t *testing.T) {
 				t.Errorf("GET /collections/%s/shards: -want, +got:\n%s", tc.collection, diff)
 			}
 		})
+	}
+}
+
+// TestShardKeySelectorsAndRecords states that scroll and count take a
+// shard_key selector (ScrollRequest, CountRequest in the v1.19 OpenAPI): a
+// key or a list of keys of a custom-sharded collection, and that records of
+// such a collection carry their shard_key (Record).
+func TestShardKeySelectorsAndRecords(t *testing.T) {
+	c := start(t, qdrantemu.Options{Nodes: 2})
+	u := c.URLs()[0]
+	createCustom(t, u, "k", 2, 1, "eu", "us")
+	upsertKeyed(t, u, "k", "eu", 1, 3)
+	upsertKeyed(t, u, "k", "us", 4, 5)
+
+	res := mustOK(t, call(t, "POST", u+"/collections/k/points/scroll", map[string]any{"shard_key": "us", "with_payload": false}))["result"].(map[string]any)
+	want := []any{map[string]any{"id": 4.0, "shard_key": "us"}, map[string]any{"id": 5.0, "shard_key": "us"}}
+	if diff := cmp.Diff(want, res["points"]); diff != "" {
+		t.Errorf("scroll of shard key us: -want, +got:\n%s", diff)
+	}
+	got := mustOK(t, call(t, "POST", u+"/collections/k/points", map[string]any{"ids": []int{1}, "with_payload": false}))["result"]
+	if diff := cmp.Diff([]any{map[string]any{"id": 1.0, "shard_key": "eu"}}, got); diff != "" {
+		t.Errorf("retrieved point 1: -want, +got:\n%s", diff)
+	}
+	for sel, n := range map[string]float64{`"eu"`: 3, `["eu","us"]`: 5} {
+		got := mustOK(t, call(t, "POST", u+"/collections/k/points/count", map[string]any{"exact": true, "shard_key": json.RawMessage(sel)}))["result"].(map[string]any)["count"]
+		if got != n {
+			t.Errorf("count of shard keys %s: want %v, got %v", sel, n, got)
+		}
+	}
+	if r := call(t, "POST", u+"/collections/k/points/count", map[string]any{"shard_key": "asia"}); r.status != http.StatusBadRequest {
+		t.Errorf("an unknown shard key: want 400, got %d %s", r.status, r.body)
 	}
 }

@@ -117,8 +117,13 @@ func (c *collection) shardByID(id uint32) *shard {
 
 // keysInOrder returns every point key of the collection, in scroll order.
 func (c *collection) keysInOrder() ([]string, map[string]*point) {
+	return keysOf(c.shards)
+}
+
+// keysOf returns every point key of the shards, in scroll order.
+func keysOf(shards []*shard) ([]string, map[string]*point) {
 	all := map[string]*point{}
-	for _, s := range c.shards {
+	for _, s := range shards {
 		for k, p := range s.points {
 			all[k] = p
 		}
@@ -129,6 +134,47 @@ func (c *collection) keysInOrder() ([]string, map[string]*point) {
 	}
 	sort.Slice(keys, func(i, j int) bool { return lessKey(keys[i], keys[j]) })
 	return keys, all
+}
+
+// selectShards returns the shards a request's shard_key selector names: a
+// key or a list of keys of a custom-sharded collection; every shard without
+// one.
+func (c *collection) selectShards(selector json.RawMessage) ([]*shard, error) {
+	if isNull(selector) {
+		return c.shards, nil
+	}
+	if c.params.ShardingMethod != "custom" {
+		return nil, fmt.Errorf("Bad request: Shard key selector %s is not allowed for a collection with automatic sharding", selector) //nolint:staticcheck // Clients see the message.
+	}
+	var keys []json.RawMessage
+	if json.Unmarshal(selector, &keys) != nil {
+		keys = []json.RawMessage{selector}
+	}
+	var out []*shard
+	for _, k := range keys {
+		found := false
+		for _, s := range c.shards {
+			if sameJSON(s.key, k) {
+				out = append(out, s)
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("Bad request: Shard key %s does not exist", k) //nolint:staticcheck // Clients see the message.
+		}
+	}
+	return out, nil
+}
+
+// shardKeyOf returns the shard key a point lives under, nil without custom
+// sharding.
+func (c *collection) shardKeyOf(key string) json.RawMessage {
+	for _, s := range c.shards {
+		if _, ok := s.points[key]; ok {
+			return s.key
+		}
+	}
+	return nil
 }
 
 func (c *collection) count() uint64 {
