@@ -221,7 +221,10 @@ func (n *Node) createCollection(w http.ResponseWriter, r *http.Request) {
 		vectors = json.RawMessage("{}")
 	}
 	p := params{Vectors: vectors, ShardNumber: uint32(len(c.nodes)), ReplicationFactor: 1, WriteConsistencyFactor: 1, ShardingMethod: req.ShardingMethod, SparseVectors: compactJSON(req.SparseVectors), OnDiskPayload: true}
-	if c.opts.Standalone {
+	// Without shard_number, an automatically sharded collection gets one
+	// shard per peer, a custom-sharded one one shard per key
+	// (lib/storage/src/content_manager/toc/create_collection.rs).
+	if c.opts.Standalone || p.ShardingMethod == "custom" {
 		p.ShardNumber = 1
 	}
 	if req.ShardNumber != nil {

@@ -210,3 +210,21 @@ func TestShardRecoverOnAPeerWithoutReplica(t *testing.T) {
 		t.Errorf("replicas of shard 0 after recovering it on the peer without one: -want, +got:\n%s", diff)
 	}
 }
+
+// TestDefaultShardNumber states create_collection.rs's defaults: one shard per
+// peer with automatic sharding, one shard per key with custom sharding.
+func TestDefaultShardNumber(t *testing.T) {
+	c := start(t, qdrantemu.Options{Nodes: 3})
+	u := c.URLs()[0]
+	mustOK(t, call(t, "PUT", u+"/collections/auto", map[string]any{"vectors": map[string]any{"size": 4, "distance": "Dot"}}))
+	mustOK(t, call(t, "PUT", u+"/collections/custom", map[string]any{"vectors": map[string]any{"size": 4, "distance": "Dot"}, "sharding_method": "custom"}))
+	mustOK(t, call(t, "PUT", u+"/collections/custom/shards", map[string]any{"shard_key": "a"}))
+	for name, want := range map[string]float64{"auto": 3, "custom": 1} {
+		if got := collectionConfig(t, u, name)["params"].(map[string]any)["shard_number"]; got != want {
+			t.Errorf("%s: default shard_number want %v, got %v", name, want, got)
+		}
+	}
+	if got := len(clusterPlacement(t, c, "custom").keys); got != 1 {
+		t.Errorf("a key of a custom collection created without shard_number gets 1 shard, got %d", got)
+	}
+}
