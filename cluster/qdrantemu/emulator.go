@@ -15,6 +15,16 @@
 // net/http), an empty body, noise that is no tar archive, an archive without
 // its end-of-archive marker (each a clean io.EOF), a request never answered,
 // and a body that stalls after some bytes.
+//
+// Options reproduce deployments a restore must cope with: DisableURLRecovery
+// (service.enable_snapshot_url_recovery: false, 403 on http(s) recoveries),
+// UnreachableHosts (nodes that cannot connect to an object store: a 500 "Http
+// request error" as on a refused connection) and StreamIdleTimeout (a
+// streamed shard snapshot aborted when its consumer stops reading).
+//
+// Where Qdrant v1.19 has a known bug a restore must route around, the
+// emulator has it too: a collection-level recovery of a custom-sharded
+// collection into a new collection restores no point (qdrant/qdrant#10135).
 package qdrantemu
 
 import (
