@@ -172,7 +172,7 @@ func (e *external) start(ctx context.Context, cr *v1alpha1.Restore) (bool, error
 		return false, nil
 	}
 	src, err := e.resolveSource(ctx, cr)
-	var nr *notReady
+	var nr *waitError
 	if errors.As(err, &nr) {
 		waiting := xpv2.Creating().WithMessage(nr.msg)
 		if obs.Phase == v1alpha1.RestorePending && cr.GetCondition(xpv2.TypeReady).Equal(waiting) {
@@ -201,8 +201,11 @@ func (e *external) start(ctx context.Context, cr *v1alpha1.Restore) (bool, error
 	// A started restore says so in the write that counts its attempt: the
 	// reconciler's later writes may be refused or replaced (a conflict with
 	// the journal, the create annotations), and a restarted provider must
-	// find it started, to resume it rather than start it anew.
-	obs.Phase = v1alpha1.RestoreQueued
+	// find it started, to resume it rather than start it anew. The error
+	// of an earlier attempt is the Retrying Event's: this attempt has none.
+	obs.Phase = v1alpha1.RestorePending
+	obs.Error = ""
+	cr.SetConditions(xpv2.Creating().WithMessage(fmt.Sprintf("Starting the restore (attempt %d of %d)", obs.Attempts, e.deps.MaxAttempts)))
 	if err := e.kube.Status().Update(ctx, cr); err != nil {
 		return false, fmt.Errorf("cannot record the restore's attempt: %w", err)
 	}
@@ -290,6 +293,7 @@ func (e *external) observeJob(ctx context.Context, cr *v1alpha1.Restore, st jobs
 	switch {
 	case st.Queued:
 		obs.Phase = v1alpha1.RestoreQueued
+		cr.SetConditions(xpv2.Creating().WithMessage(fmt.Sprintf("Starting the restore (attempt %d of %d)", obs.Attempts, e.deps.MaxAttempts)))
 		cr.SetConditions(xpv2.Creating().WithMessage(queueMessage(cr.Namespace, st.Behind, time.Since(st.QueuedSince))))
 		return nil
 	case !st.Done:

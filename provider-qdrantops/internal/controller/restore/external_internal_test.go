@@ -188,7 +188,7 @@ func TestRestorable(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			err := restorable(tc.b)
-			var nr *notReady
+			var nr *waitError
 			switch {
 			case tc.want == "" && err != nil:
 				t.Errorf("%s\nrestorable: %v", tc.reason, err)

@@ -110,17 +110,17 @@ func collections(base []v1alpha1.RestoredCollection, st usecase.Status, rec usec
 	for _, c := range st.Collections {
 		p := add(c.Name)
 		p.SourceName = c.Source
-		p.ShardsRestored = int32(c.ShardsRestored) //nolint:gosec // G115: a collection's shard count, far below 2^31.
-		p.ShardsTotal = int32(c.ShardsTotal)       //nolint:gosec // G115: as above.
-		exp := int64(c.ExpectedPoints)             //nolint:gosec // G115: a point count, far below 2^63.
+		p.ShardsRestored = int32(c.ShardsRestored)
+		p.ShardsTotal = int32(c.ShardsTotal)
+		exp := int64(c.ExpectedPoints)
 		p.ExpectedPoints = &exp
 		if c.Points != nil {
-			n := int64(*c.Points) //nolint:gosec // G115: as above.
+			n := int64(*c.Points)
 			p.Points = &n
 		}
 		p.Verified = c.Verified
-		p.SampledPoints = int32(c.SampledPoints)   //nolint:gosec // G115: at most verifySamplePoints, 10,000.
-		p.UploadedShards = int32(c.UploadedShards) //nolint:gosec // G115: a shard count.
+		p.SampledPoints = int32(c.SampledPoints)
+		p.UploadedShards = int32(c.UploadedShards)
 	}
 	for _, c := range base {
 		if _, ok := byName[c.Name]; ok {

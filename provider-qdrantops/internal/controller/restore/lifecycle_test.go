@@ -85,12 +85,12 @@ func TestRestoreWaitsForItsBackup(t *testing.T) {
 	target := newTarget(t, "patient", 1)
 
 	apply(t, newRestore("early", fromBackup("late"), into("patient")))
-	r := waitFor(t, "early", 30*time.Second, "waiting", func(r *v1alpha1.Restore) bool {
+	waitFor(t, "early", 30*time.Second, "waiting", func(r *v1alpha1.Restore) bool {
 		return strings.Contains(r.GetCondition(xpv2.TypeReady).Message, "Waiting for Backup late: it does not exist")
 	})
 	// Several looks later it still waits, and nothing failed.
 	time.Sleep(3 * time.Second)
-	r = getRestore(t, "early")
+	r := getRestore(t, "early")
 	if r.Status.AtProvider.Phase != v1alpha1.RestorePending || r.Status.AtProvider.Attempts != 0 || r.GetCondition(xpv2.TypeSynced).Status != corev1.ConditionTrue {
 		t.Errorf("waiting restore: phase %s, attempts %d, Synced %+v", r.Status.AtProvider.Phase, r.Status.AtProvider.Attempts, r.GetCondition(xpv2.TypeSynced))
 	}

@@ -27,12 +27,12 @@ type source struct {
 	path string
 }
 
-// notReady says that a Restore's Backup cannot be restored yet. The Restore
+// waitError says that a Restore's Backup cannot be restored yet. The Restore
 // waits for it, rather than failing: a Restore applied together with its
 // Backup (by GitOps, say) is expected to start once the Backup completes.
-type notReady struct{ msg string }
+type waitError struct{ msg string }
 
-func (e *notReady) Error() string { return e.msg }
+func (e *waitError) Error() string { return e.msg }
 
 // resolveSource finds the backup a Restore reads and the store it is in.
 func (c *connector) resolveSource(ctx context.Context, cr *v1alpha1.Restore) (source, error) {
@@ -53,7 +53,7 @@ func (c *connector) fromBackup(ctx context.Context, namespace, name string) (sou
 	b := &v1alpha1.Backup{}
 	if err := c.kube.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, b); err != nil {
 		if kerrors.IsNotFound(err) {
-			return source{}, &notReady{msg: fmt.Sprintf("Waiting for Backup %s: it does not exist", name)}
+			return source{}, &waitError{msg: fmt.Sprintf("Waiting for Backup %s: it does not exist", name)}
 		}
 		return source{}, fmt.Errorf("cannot read Backup %s: %w", name, err)
 	}
@@ -86,20 +86,20 @@ func restorable(b *v1alpha1.Backup) error {
 	}
 	switch {
 	case meta.WasDeleted(b):
-		return &notReady{msg: fmt.Sprintf("Backup %s is being deleted; restore from another backup", b.Name)}
+		return &waitError{msg: fmt.Sprintf("Backup %s is being deleted; restore from another backup", b.Name)}
 	case obs.Phase == v1alpha1.BackupFailed || obs.Phase == v1alpha1.BackupExpired:
-		return &notReady{msg: fmt.Sprintf("Backup %s is %s and will not complete; restore from another backup", b.Name, obs.Phase)}
+		return &waitError{msg: fmt.Sprintf("Backup %s is %s and will not complete; restore from another backup", b.Name, obs.Phase)}
 	case obs.Phase != v1alpha1.BackupCompleted:
-		return &notReady{msg: fmt.Sprintf("Waiting for Backup %s to complete: it is %s", b.Name, phase)}
+		return &waitError{msg: fmt.Sprintf("Waiting for Backup %s to complete: it is %s", b.Name, phase)}
 	case obs.Verification == nil || !obs.Verification.Verified:
-		return &notReady{msg: fmt.Sprintf("Waiting for Backup %s to be verified", b.Name)}
+		return &waitError{msg: fmt.Sprintf("Waiting for Backup %s to be verified", b.Name)}
 	}
 	if c := b.GetCondition(xpv2.TypeReady); c.Status != corev1.ConditionTrue {
 		msg := c.Message
 		if msg == "" {
 			msg = "it is not Ready"
 		}
-		return &notReady{msg: fmt.Sprintf("Waiting for Backup %s to be Ready: %s", b.Name, msg)}
+		return &waitError{msg: fmt.Sprintf("Waiting for Backup %s to be Ready: %s", b.Name, msg)}
 	}
 	return nil
 }

@@ -62,8 +62,8 @@ func apply(obs *v1alpha1.RestoreObservation, res jobResult) {
 	}
 	if st.ShardsTotal > 0 {
 		obs.Progress = &v1alpha1.Progress{
-			ShardsDone:  int32(st.ShardsDone),  //nolint:gosec // G115: a backup's shard count, far below 2^31.
-			ShardsTotal: int32(st.ShardsTotal), //nolint:gosec // G115: as above.
+			ShardsDone:  int32(st.ShardsDone),
+			ShardsTotal: int32(st.ShardsTotal),
 			BytesDone:   st.BytesUploaded + st.BytesByURL,
 		}
 	}
