@@ -222,7 +222,7 @@ func (n *Node) createCollection(w http.ResponseWriter, r *http.Request) {
 	}
 	p := params{Vectors: vectors, ShardNumber: uint32(len(c.nodes)), ReplicationFactor: 1, WriteConsistencyFactor: 1, ShardingMethod: req.ShardingMethod, SparseVectors: compactJSON(req.SparseVectors), OnDiskPayload: true}
 	// Without shard_number, an automatically sharded collection gets one
-	// shard per peer, a custom-sharded one one shard per key
+	// shard per peer, a custom-sharded one a single shard per key
 	// (lib/storage/src/content_manager/toc/create_collection.rs).
 	if c.opts.Standalone || p.ShardingMethod == "custom" {
 		p.ShardNumber = 1
