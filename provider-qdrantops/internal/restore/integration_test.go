@@ -508,3 +508,60 @@ func TestRestoreFailures(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestRestoreAutoFallsBack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("moves real snapshots through the S3 server")
+	}
+	src := emulator(t, qdrantemu.Options{Nodes: 3})
+	if err := src.AddSample(qdrantemu.Sample{Name: "products", ShardNumber: 3, ReplicationFactor: 2, Points: 1500, Dim: 8}); err != nil {
+		t.Fatal(err)
+	}
+	f := newStore(t)
+	m := takeBackup(t, f, connect(t, src))
+	s3Host := strings.TrimPrefix(strings.TrimPrefix(srv.Endpoint, "http://"), "https://")
+	cases := map[string]struct {
+		reason string
+		opts   qdrantemu.Options
+		method restore.Method
+		fails  bool
+	}{
+		"StoreUnreachable": {
+			reason: "When Qdrant's nodes cannot reach the store, Auto uploads every shard through the provider and says so.",
+			opts:   qdrantemu.Options{Nodes: 2, UnreachableHosts: []string{s3Host}},
+			method: restore.MethodAuto,
+		},
+		"URLRecoveryDisabled": {
+			reason: "When the nodes refuse URL recovery (service.enable_snapshot_url_recovery: false), Auto uploads.",
+			opts:   qdrantemu.Options{Nodes: 2, DisableURLRecovery: true},
+			method: restore.MethodAuto,
+		},
+		"URLOnly": {
+			reason: "The URL method does not fall back: the restore fails and leaves nothing behind.",
+			opts:   qdrantemu.Options{Nodes: 2, UnreachableHosts: []string{s3Host}},
+			method: restore.MethodURL,
+			fails:  true,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			dst := emulator(t, tc.opts)
+			st, err := restoreInto(t, f, dst, func(r *restore.Request) { r.Method = tc.method; r.Attempts = 2 })
+			if tc.fails {
+				if reasonOf(err) != restore.ReasonShardFailed || len(collections(t, dst)) != 0 {
+					t.Errorf("%s\nrestore: %v; target holds %v", tc.reason, err, collections(t, dst))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("%s\nrestore: %v", tc.reason, err)
+			}
+			if st.BytesUploaded != m.SizeBytes() || st.BytesByURL != 0 || count(t, dst, "products") != 1500 {
+				t.Errorf("%s\nuploaded %d of %d bytes, %d by URL, %d points", tc.reason, st.BytesUploaded, m.SizeBytes(), st.BytesByURL, count(t, dst, "products"))
+			}
+			if len(st.Warnings) != 1 || !strings.Contains(st.Warnings[0], "uploaded through the provider") || strings.Contains(st.Warnings[0], "X-Amz") {
+				t.Errorf("%s\nwarnings: %q", tc.reason, st.Warnings)
+			}
+		})
+	}
+}
