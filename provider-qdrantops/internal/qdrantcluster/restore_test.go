@@ -378,8 +378,10 @@ func TestTargetRecoverFromURLSaysWhenQdrantCannotFetch(t *testing.T) {
 	}{
 		"StoreForbids": {
 			reason: "An expired or wrong signature: the store answers 403 to Qdrant.",
-			url:    func() string { return serve(t, http.StatusForbidden, []byte("<Error><Code>AccessDenied</Code></Error>")) },
-			want:   true,
+			url: func() string {
+				return serve(t, http.StatusForbidden, []byte("<Error><Code>AccessDenied</Code></Error>"))
+			},
+			want: true,
 		},
 		"StoreUnreachable": {
 			reason: "Qdrant cannot connect to the store.",
