@@ -13,9 +13,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	qdrantv1alpha1 "github.com/qdrantops/qdrantops/apis/qdrantops/v1alpha1"
-
 	"github.com/qdrantops/qdrantops/apis/ops/v1alpha1"
+	qdrantv1alpha1 "github.com/qdrantops/qdrantops/apis/qdrantops/v1alpha1"
+	"github.com/qdrantops/qdrantops/cluster/qdrantemu"
 )
 
 // A Completed Restore is never run again, not by a provider that restarts:
@@ -72,32 +72,7 @@ func TestRestoreResumesFromItsJournal(t *testing.T) {
 	fixtures(t)
 	first := startProvider(t)
 	completedBackup(t, "nightly", "products", "reviews")
-	target := newTarget(t, "resumed-target", 1)
-	// Every recovery takes a while: the stop lands between two shards.
-	var recovers atomic.Int32
-	u, err := url.Parse(target.URLs()[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/snapshots/recover") || strings.HasSuffix(r.URL.Path, "/snapshots/upload") {
-			recovers.Add(1)
-			select {
-			case <-time.After(700 * time.Millisecond):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		rp.ServeHTTP(w, r)
-	}))
-	defer slow.Close()
-	apply(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: qdrantv1alpha1.ConnectionSecretName("slow-target"), Namespace: ns}, StringData: map[string]string{
-		qdrantv1alpha1.ConnectionKeyEndpoint: slow.URL,
-		qdrantv1alpha1.ConnectionKeyPeerURLs: slow.URL,
-		qdrantv1alpha1.ConnectionKeyAPIKey:   apiKey,
-	}})
-
+	target, recovers := slowTarget(t, "slow-target")
 	apply(t, newRestore("resumed", fromBackup("nightly"), into("slow-target"), only("products"), func(r *v1alpha1.Restore) {
 		r.Spec.ForProvider.Parallelism = ptrTo(int32(1))
 	}))
@@ -136,3 +111,35 @@ func TestRestoreResumesFromItsJournal(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// slowTarget starts an empty one-node cluster, named as a QdrantCluster of
+// the namespace, behind a proxy that makes every shard recovery take 700 ms:
+// a test can act between two shards. It counts the recoveries.
+func slowTarget(t *testing.T, name string) (*qdrantemu.Cluster, *atomic.Int32) {
+	t.Helper()
+	target := newTarget(t, name+"-direct", 1)
+	var recovers atomic.Int32
+	u, err := url.Parse(target.URLs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/snapshots/recover") || strings.HasSuffix(r.URL.Path, "/snapshots/upload") {
+			recovers.Add(1)
+			select {
+			case <-time.After(700 * time.Millisecond):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(slow.Close)
+	apply(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: qdrantv1alpha1.ConnectionSecretName(name), Namespace: ns}, StringData: map[string]string{
+		qdrantv1alpha1.ConnectionKeyEndpoint: slow.URL,
+		qdrantv1alpha1.ConnectionKeyPeerURLs: slow.URL,
+		qdrantv1alpha1.ConnectionKeyAPIKey:   apiKey,
+	}})
+	return target, &recovers
+}
