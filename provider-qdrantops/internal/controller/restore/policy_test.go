@@ -2,6 +2,7 @@ package restore_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -124,7 +125,7 @@ func TestDeletingARestoreKeepsItsData(t *testing.T) {
 			t.Errorf("reviews after its Restore was deleted: %d points, want 500", got)
 		}
 		for _, q := range target.Requests()[before:] {
-			if q.Method != "GET" && !strings.HasSuffix(q.Path, "/points/count") {
+			if q.Method != http.MethodGet && !strings.HasSuffix(q.Path, "/points/count") {
 				t.Errorf("deleting a completed Restore changed the target: %s %s", q.Method, q.Path)
 			}
 		}
