@@ -17,6 +17,7 @@ func SaveJournal(ctx context.Context, kube client.Client, key types.NamespacedNa
 		kube: kube, key: key, uid: uid,
 		view:  func(rec usecase.Record) []v1alpha1.RestoredCollection { return collections(nil, usecase.Status{}, rec) },
 		saved: func(usecase.Record) {},
+		stop:  func() {},
 	}
 	return j.Save(ctx, rec)
 }

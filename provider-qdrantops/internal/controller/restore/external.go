@@ -217,6 +217,8 @@ func (e *external) start(ctx context.Context, cr *v1alpha1.Restore) (bool, error
 	j := e.runner.Start(string(cr.UID), target.Key, cr.Namespace+"/"+cr.Name, func(ctx context.Context, report func(jobResult)) (jobResult, error) {
 		// The namespace's transfers share its part of the transfer budget.
 		ctx = s3store.WithOwner(ctx, key.Namespace)
+		ctx, stop := context.WithCancel(ctx)
+		defer stop()
 		var mu sync.Mutex
 		cur := jobResult{Journal: req.Resume, Journaled: true, StartedAt: time.Now()}
 		// publish changes the job's result and reports it, in order.
@@ -238,6 +240,7 @@ func (e *external) start(ctx context.Context, cr *v1alpha1.Restore) (bool, error
 				return collections(base, cur.Status, rec)
 			},
 			saved: func(rec usecase.Record) { publish(func(r *jobResult) { r.Journal = rec }) },
+			stop:  stop,
 		}
 		t, err := connect(ctx, target)
 		if err != nil {

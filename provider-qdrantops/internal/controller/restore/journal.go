@@ -3,6 +3,7 @@ package restore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -13,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/crossplane/crossplane-runtime/v2/pkg/meta"
 
 	"github.com/qdrantops/qdrantops/apis/ops/v1alpha1"
 	usecase "github.com/qdrantops/qdrantops/provider-qdrantops/internal/restore"
@@ -32,6 +35,10 @@ type journal struct {
 	// saved tells the job a journal is persisted, so that the reconciler's
 	// own status writes carry it from then on.
 	saved func(usecase.Record)
+	// stop ends the job's run as if the provider stopped: a run whose
+	// Restore is gone or going must leave what it restored as it is, not
+	// delete it as a failed run would.
+	stop func()
 }
 
 var _ usecase.Journal = &journal{}
@@ -46,11 +53,15 @@ var _ usecase.Journal = &journal{}
 func (j *journal) Save(ctx context.Context, rec usecase.Record) error {
 	err := retry.OnError(journalBackoff(), kerrors.IsConflict, func() error {
 		r := &v1alpha1.Restore{}
-		if err := j.kube.Get(ctx, j.key, r); err != nil {
+		err := j.kube.Get(ctx, j.key, r)
+		switch {
+		case kerrors.IsNotFound(err), err == nil && r.UID != j.uid, err == nil && meta.WasDeleted(r):
+			// Deleting a Restore never touches data: stop here, before the
+			// reconciler does, rather than fail and clean up.
+			j.stop()
+			return errors.New("the Restore was deleted")
+		case err != nil:
 			return fmt.Errorf("cannot read the Restore: %w", err)
-		}
-		if r.UID != j.uid {
-			return fmt.Errorf("the Restore was replaced by another of the same name (uid %s, not %s)", r.UID, j.uid)
 		}
 		patch := map[string]any{
 			"metadata": map[string]any{"resourceVersion": r.ResourceVersion},
