@@ -100,6 +100,10 @@ func TestRestoreFromRawS3Path(t *testing.T) {
 	if cols[0].SampledPoints == 0 {
 		t.Errorf("no sampled point was compared: %+v", cols[0])
 	}
+	// A restore that matches its backup in every way warns of nothing.
+	if w := r.GetCondition(v1alpha1.TypeWarning); w.Status != corev1.ConditionFalse || len(r.Status.AtProvider.Warnings) > 0 {
+		t.Errorf("Warning condition %+v, warnings %q", w, r.Status.AtProvider.Warnings)
+	}
 	if got := count(t, target, "reviews-restored"); got != 500 {
 		t.Errorf("reviews-restored: %d points, want 500", got)
 	}
