@@ -57,7 +57,8 @@ func run() error {
 	safeStart := flag.Bool("enable-safe-start", os.Getenv("ENABLE_SAFE_START") != "false", "start controllers once their CRDs exist (ENABLE_SAFE_START=false turns it off)")
 	shardRetry := flag.Duration("shard-retry-delay", 5*time.Second, "first wait between tries of a shard transfer")
 	transferMemory := flag.Int64("max-transfer-memory", qcontroller.DefaultTransferMemory, "bytes of part buffers every transfer of the process shares; transfers wait for them, never exceed them")
-	queueWait := flag.Duration("max-queue-wait", qcontroller.DefaultMaxQueueWait, "how long a backup waits for its Qdrant cluster, busy with other backups or restores, before it fails")
+	queueWait := flag.Duration("max-queue-wait", qcontroller.DefaultMaxQueueWait, "how long a backup or restore waits for its Qdrant cluster, busy with other backups or restores, before it fails")
+	urlTTL := flag.Duration("restore-url-ttl", 15*time.Minute, "lifetime of the presigned URL a restore hands Qdrant for each shard, made just before the shard is recovered")
 	flag.Parse()
 
 	zl := zap.New(zap.UseDevMode(*debug))
@@ -100,6 +101,10 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("cannot register metrics: %w", err)
 	}
+	rm, err := metrics.NewRestore(ctrlmetrics.Registry)
+	if err != nil {
+		return fmt.Errorf("cannot register restore metrics: %w", err)
+	}
 	ctx := ctrl.SetupSignalHandler()
 	o := controller.Options{
 		Logger:                  log,
@@ -112,7 +117,7 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("invalid --max-transfer-memory: %w", err)
 	}
-	d := qcontroller.Deps{Context: ctx, Metrics: m, ShardRetryDelay: *shardRetry, Budget: budget, MaxQueueWait: *queueWait}
+	d := qcontroller.Deps{Context: ctx, Metrics: m, RestoreMetrics: rm, RestoreURLTTL: *urlTTL, ShardRetryDelay: *shardRetry, Budget: budget, MaxQueueWait: *queueWait}
 	if *safeStart {
 		o.Gate = new(gate.Gate[schema.GroupVersionKind])
 		if err := customresourcesgate.Setup(mgr, o); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/qdrantops/qdrantops/apis/ops/v1alpha1"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/controller/backup"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/controller/config"
+	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/controller/restore"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/jobs"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/metrics"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/s3store"
@@ -27,9 +28,14 @@ type Deps struct {
 	// Budget bounds the memory of every transfer of the process; nil
 	// means DefaultTransferMemory.
 	Budget *s3store.Budget
-	// MaxQueueWait bounds how long a backup waits for its Qdrant cluster;
-	// zero means DefaultMaxQueueWait.
+	// MaxQueueWait bounds how long a backup or restore waits for its Qdrant
+	// cluster; zero means DefaultMaxQueueWait.
 	MaxQueueWait time.Duration
+	// RestoreMetrics are the Restore controller's; nil keeps none.
+	RestoreMetrics *metrics.Restore
+	// RestoreURLTTL is the lifetime of the presigned URL of each shard a
+	// restore recovers; zero means the restore use case's default.
+	RestoreURLTTL time.Duration
 }
 
 // Defaults of Deps.
@@ -39,23 +45,40 @@ const (
 )
 
 func setups(d Deps) []func(ctrl.Manager, controller.Options) error {
+	// Backups and restores share the per-cluster slots, so that a restore
+	// and a backup never run on the same Qdrant cluster at once, and the
+	// transfer budget.
 	slots := jobs.NewSlots()
+	wait := d.MaxQueueWait
+	if wait <= 0 {
+		wait = DefaultMaxQueueWait
+	}
+	budget := func() (*s3store.Budget, error) {
+		if d.Budget != nil {
+			return d.Budget, nil
+		}
+		b, err := s3store.NewBudget(DefaultTransferMemory, s3store.DefaultPartSize)
+		if err != nil {
+			return nil, err
+		}
+		d.Budget = b
+		return b, nil
+	}
 	return []func(ctrl.Manager, controller.Options) error{
 		config.Setup,
 		func(mgr ctrl.Manager, o controller.Options) error {
-			budget := d.Budget
-			if budget == nil {
-				b, err := s3store.NewBudget(DefaultTransferMemory, s3store.DefaultPartSize)
-				if err != nil {
-					return err
-				}
-				budget = b
+			b, err := budget()
+			if err != nil {
+				return err
 			}
-			wait := d.MaxQueueWait
-			if wait <= 0 {
-				wait = DefaultMaxQueueWait
+			return backup.Setup(mgr, o, backup.Deps{Slots: slots, Metrics: d.Metrics, Context: d.Context, RetryDelay: d.ShardRetryDelay, Budget: b, MaxQueueWait: wait})
+		},
+		func(mgr ctrl.Manager, o controller.Options) error {
+			b, err := budget()
+			if err != nil {
+				return err
 			}
-			return backup.Setup(mgr, o, backup.Deps{Slots: slots, Metrics: d.Metrics, Context: d.Context, RetryDelay: d.ShardRetryDelay, Budget: budget, MaxQueueWait: wait})
+			return restore.Setup(mgr, o, restore.Deps{Slots: slots, Metrics: d.RestoreMetrics, Context: d.Context, RetryDelay: d.ShardRetryDelay, URLTTL: d.RestoreURLTTL, Budget: b, MaxQueueWait: wait})
 		},
 	}
 }
@@ -77,6 +100,6 @@ func SetupGated(mgr ctrl.Manager, o controller.Options, d Deps) error {
 		if err := Setup(mgr, o, d); err != nil {
 			mgr.GetLogger().Error(err, "cannot set up controllers")
 		}
-	}, v1alpha1.BackupGroupVersionKind, v1alpha1.ProviderConfigGroupVersionKind, v1alpha1.ClusterProviderConfigGroupVersionKind, v1alpha1.ProviderConfigUsageGroupVersionKind)
+	}, v1alpha1.BackupGroupVersionKind, v1alpha1.RestoreGroupVersionKind, v1alpha1.ProviderConfigGroupVersionKind, v1alpha1.ClusterProviderConfigGroupVersionKind, v1alpha1.ProviderConfigUsageGroupVersionKind)
 	return nil
 }
