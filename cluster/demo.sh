@@ -2,7 +2,9 @@
 # The demo behind 'make demo': a local control plane and S3 server, a 3-node
 # Qdrant emulator with sample data (or the real Qdrant at QDRANT_URL, with
 # QDRANT_API_KEY and optionally QDRANT_PEERS), provider-qdrantops running
-# against them, and the examples applied: the example Backup runs for real.
+# against them, and the examples applied: the example Backup runs for real;
+# with the emulator, its collections are then dropped and the example Restore
+# brings them back.
 # Everything is torn down at the end.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,7 +29,11 @@ go build -o "$bin/provider" ./provider-qdrantops/cmd/provider
 go build -o "$bin/qdrant-emulator" ./cluster/qdrant-emulator
 
 pids=""
+restore=""
 if [ -z "${QDRANT_URL:-}" ]; then
+  # Only the emulator's collections are dropped and restored; a real Qdrant
+  # is backed up and left as it is.
+  restore="--restore"
   export QDRANT_API_KEY=${QDRANT_API_KEY:-demo-api-key}
   "$bin/qdrant-emulator" --nodes 3 --sample-data --api-key "$QDRANT_API_KEY" \
     --ports "$((base + 20)),$((base + 21)),$((base + 22))" --dir "$TESTBED/qdrant" \
@@ -47,12 +53,12 @@ fi
 pids="$pids $!"
 echo "demo: provider-qdrantops running (log: $TESTBED/provider.log, metrics: http://127.0.0.1:$((base + 30))/metrics)"
 
-go run ./cluster/demo
+go run ./cluster/demo ${restore:+"$restore"}
 
 echo
 kubectl() { "$(cluster/build.sh --path kubernetes)/kubectl" --cache-dir "$TESTBED/kube-cache" "$@"; }
 echo "== kubectl get qdrant -A (the category every qdrantops kind is in)"
 kubectl get qdrant -A
 echo
-echo "== backup metrics"
-curl -s "http://127.0.0.1:$((base + 30))/metrics" | grep '^qdrantops_backup' || true
+echo "== backup and restore metrics"
+curl -s "http://127.0.0.1:$((base + 30))/metrics" | grep -E '^qdrantops_(backup|restore)' | grep -v '_bucket{' || true

@@ -1,7 +1,10 @@
 // Command demo drives 'make demo' on the local test ground (cluster/testbed.sh
 // up): it installs qdrantops's CRDs and XRD, creates the bucket and the
-// QdrantCluster's connection Secret, applies every example a user would, waits
-// for the example Backup to complete, and prints its status and objects.
+// QdrantCluster's connection Secret, applies every example a user would but
+// the Restores, waits for the example Backup to complete, and prints its
+// status and objects. With --restore (the emulator's demo) it then drops the
+// sample collections, applies the example Restore from S3, and prints the
+// verified counts.
 package main
 
 import (
@@ -11,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -38,10 +42,14 @@ func main() {
 	qdrantURL := flag.String("qdrant-url", os.Getenv("QDRANT_URL"), "REST URL of the Qdrant to back up")
 	peers := flag.String("qdrant-peers", os.Getenv("QDRANT_PEERS"), "comma-separated REST URLs of its nodes")
 	apiKey := flag.String("qdrant-api-key", os.Getenv("QDRANT_API_KEY"), "its API key")
-	wait := flag.Duration("wait", 3*time.Minute, "how long to wait for the backup")
+	wait := flag.Duration("wait", 3*time.Minute, "how long to wait for the backup, and for the restore")
+	restoreToo := flag.Bool("restore", false, "after the backup, drop the sample collections and restore them (never for a real Qdrant: it deletes data)")
 	flag.Parse()
-	ctx, cancel := context.WithTimeout(context.Background(), *wait+time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*(*wait)+time.Minute)
 	err := run(ctx, *qdrantURL, *peers, *apiKey, *wait)
+	if err == nil && *restoreToo {
+		err = restoreDemo(ctx, *qdrantURL, *apiKey, *wait)
+	}
 	// Cancelled before os.Exit, which would skip a deferred cancel.
 	cancel()
 	if err != nil {
@@ -87,6 +95,9 @@ func run(ctx context.Context, qdrantURL, peers, apiKey string, wait time.Duratio
 		}
 		objs = append(objs, o...)
 	}
+	// A Restore runs once its source is there: the demo applies one after
+	// its Backup completed.
+	objs = slices.DeleteFunc(objs, func(o *unstructured.Unstructured) bool { return o.GetKind() == "Restore" })
 	sort.SliceStable(objs, func(i, j int) bool { return objs[i].GetKind() == "Namespace" && objs[j].GetKind() != "Namespace" })
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	// A tabwriter buffers; a write error surfaces at Flush.
