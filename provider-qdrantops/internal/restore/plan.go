@@ -12,6 +12,10 @@ import (
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/manifest"
 )
 
+// MaxCollections bounds the collections of one restore, as the Restore's
+// status lists each of them.
+const MaxCollections = 1000
+
 // An Item is one collection to restore: the backup's record of it and its
 // name in the target.
 type Item struct {
@@ -40,7 +44,7 @@ func Select(m manifest.Manifest, only []string, mappings map[string]string) ([]I
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return nil, fmt.Errorf("the backup has no collection %s (it has %s)", strings.Join(dedupe(unknown), ", "), strings.Join(names(m), ", "))
+		return nil, fmt.Errorf("the backup has no collection %s (it has %s)", joinFew(dedupe(unknown)), joinFew(names(m)))
 	}
 	want := map[string]bool{}
 	for _, n := range only {
@@ -67,6 +71,9 @@ func Select(m manifest.Manifest, only []string, mappings map[string]string) ([]I
 	}
 	if len(items) == 0 {
 		return nil, fmt.Errorf("the backup holds no collection to restore")
+	}
+	if len(items) > MaxCollections {
+		return nil, fmt.Errorf("%d collections were selected; a Restore restores at most %d: name them in collections, in several Restores", len(items), MaxCollections)
 	}
 	return items, nil
 }

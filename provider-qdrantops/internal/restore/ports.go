@@ -60,6 +60,8 @@ type Target interface {
 type Store interface {
 	// Get opens a small object (a manifest, a sample file).
 	Get(ctx context.Context, key string) (io.ReadCloser, int64, error)
+	// Head returns an object's size.
+	Head(ctx context.Context, key string) (int64, error)
 	// Open opens a shard object for streaming; it holds part of the
 	// process's transfer memory until closed.
 	Open(ctx context.Context, key string) (io.ReadCloser, error)

@@ -58,6 +58,10 @@ type Request struct {
 	// that a node that hangs cannot hold the restore for ever.
 	ShardGrace time.Duration
 	MinRate    int64
+	// OpTimeout bounds each call that changes the target but a shard's
+	// recovery: creations, shard keys, payload indexes, aliases, which
+	// Qdrant answers only once done.
+	OpTimeout time.Duration
 	// ActiveTimeout bounds the wait for every replica to become Active.
 	ActiveTimeout time.Duration
 	// PollInterval is the wait between two looks at replica states.

@@ -58,6 +58,9 @@ func withDefaults(req Request) Request {
 	if req.MinRate <= 0 {
 		req.MinRate = 1 << 20
 	}
+	if req.OpTimeout <= 0 {
+		req.OpTimeout = 10 * time.Minute
+	}
 	if req.ActiveTimeout <= 0 {
 		req.ActiveTimeout = 30 * time.Minute
 	}
@@ -90,6 +93,9 @@ type run struct {
 	// created are the collections that exist because of this restore,
 	// by this run or an earlier one.
 	created []string
+	// keepAliases are aliases, and their collections, that Replace deleted
+	// with the collections they pointed at.
+	keepAliases [][2]string
 	// fellBack is set once Qdrant could not fetch a URL under MethodAuto.
 	fellBack atomic.Bool
 }
@@ -135,7 +141,7 @@ func (r *run) run(ctx context.Context) (Status, error) {
 		return r.status(), err
 	}
 	for _, it := range items {
-		if err := r.restoreCollection(ctx, m, it, len(peers)); err != nil {
+		if err := r.restoreCollection(ctx, it, len(peers)); err != nil {
 			return r.status(), err
 		}
 	}
@@ -184,17 +190,21 @@ func (r *run) manifest(ctx context.Context) (manifest.Manifest, error) {
 }
 
 // claim decides, before anything is touched, what happens to each target
-// collection: one that exists fails the restore under the Fail policy and is
-// deleted under Replace; one this restore created in an earlier run is
-// resumed. The journal records the collections about to be created first.
+// collection: one that exists and is not this restore's own fails the
+// restore under the Fail policy, and is deleted under Replace (journalled
+// first, so that a failure can report it lost). A collection is this
+// restore's own once the journal says it created it; the journal says so
+// only after Qdrant created it, so that a collection someone else made in
+// the meantime is never taken for its own.
 func (r *run) claim(ctx context.Context, items []Item) error {
 	aliases, err := r.t.Aliases(ctx)
 	if err != nil {
 		return &Error{Reason: ReasonQdrantUnreachable, Message: "cannot list the target's aliases: " + err.Error(), Err: err}
 	}
-	var exist, aliased, replace []string
+	var exist, aliased []string
 	for _, it := range items {
-		if slices.Contains(r.journal.Created, it.Target) {
+		if r.owns(it.Target) {
+			r.created = append(r.created, it.Target)
 			continue
 		}
 		if c, ok := aliases[it.Target]; ok {
@@ -211,31 +221,55 @@ func (r *run) claim(ctx context.Context, items []Item) error {
 	}
 	if len(aliased) > 0 {
 		return &Error{Reason: ReasonCollectionExists, Permanent: true,
-			Message: fmt.Sprintf("the target already has an alias named %s; nothing was changed: delete the alias or restore under another name with collectionMappings", strings.Join(aliased, ", "))}
+			Message: fmt.Sprintf("the target already has an alias named %s; nothing was changed: delete the alias or restore under another name with collectionMappings", joinFew(aliased))}
 	}
 	if len(exist) > 0 && r.req.Policy != PolicyReplace {
 		return &Error{Reason: ReasonCollectionExists, Permanent: true,
-			Message: fmt.Sprintf("collection %s already exists in the target and was left untouched; set existingCollectionPolicy: Replace to replace it, or restore under another name with collectionMappings", strings.Join(exist, ", "))}
+			Message: fmt.Sprintf("collection %s already exists in the target and was left untouched; set existingCollectionPolicy: Replace to replace it, or restore under another name with collectionMappings", joinFew(exist))}
 	}
-	replace = exist
-	for _, it := range items {
-		if !slices.Contains(r.journal.Created, it.Target) {
-			r.journal.Created = append(r.journal.Created, it.Target)
+	if len(exist) == 0 {
+		return nil
+	}
+	// Aliases of a replaced collection go with it in Qdrant; they are put
+	// back on the restored one.
+	for a, c := range aliases {
+		if slices.Contains(exist, c) {
+			r.keepAliases = append(r.keepAliases, [2]string{a, c})
 		}
 	}
-	r.journal.Replaced = append(r.journal.Replaced, replace...)
+	r.mu.Lock()
+	for _, name := range exist {
+		if !slices.Contains(r.journal.Replaced, name) {
+			r.journal.Replaced = append(r.journal.Replaced, name)
+		}
+	}
+	r.mu.Unlock()
 	if err := r.save(ctx); err != nil {
 		return err
 	}
-	for _, name := range replace {
+	for _, name := range exist {
 		if err := r.t.Delete(ctx, name); err != nil {
 			return &Error{Reason: ReasonQdrantUnreachable, Message: fmt.Sprintf("cannot delete collection %s to replace it: %v", name, err), Err: err}
 		}
 	}
-	for _, it := range items {
-		r.created = append(r.created, it.Target)
-	}
 	return nil
+}
+
+// owns says whether the journal records that this restore created the
+// collection.
+func (r *run) owns(target string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Contains(r.journal.Created, target)
+}
+
+// joinFew lists at most ten names, so that a message stays short whatever
+// the backup holds.
+func joinFew(names []string) string {
+	if len(names) > 10 {
+		return strings.Join(names[:10], ", ") + fmt.Sprintf(" and %d more", len(names)-10)
+	}
+	return strings.Join(names, ", ")
 }
 
 func (r *run) save(ctx context.Context) error {
@@ -252,19 +286,22 @@ func (r *run) save(ctx context.Context) error {
 }
 
 // restoreCollection creates one collection, recovers its shards, waits for
-// every replica to be Active and recreates its indexes and aliases.
-func (r *run) restoreCollection(ctx context.Context, m manifest.Manifest, it Item, peers int) error {
+// every replica to be Active and recreates its indexes and aliases. A
+// collection this restore created before is resumed when shards were
+// recovered into it, and made again when none were.
+func (r *run) restoreCollection(ctx context.Context, it Item, peers int) error {
 	c := it.Source
-	exists, err := r.t.Exists(ctx, it.Target)
-	if err != nil {
-		return &Error{Reason: ReasonQdrantUnreachable, Message: fmt.Sprintf("cannot check whether collection %s exists: %v", it.Target, err), Err: err}
-	}
-	resumed := exists && r.isRecovering(it.Target)
-	if exists && !resumed {
-		// Created by an earlier run that recovered nothing: start afresh,
-		// the collection is this restore's own.
-		if err := r.t.Delete(ctx, it.Target); err != nil {
-			return &Error{Reason: ReasonQdrantUnreachable, Message: fmt.Sprintf("cannot delete collection %s left by an earlier try: %v", it.Target, err), Err: err}
+	resumed := false
+	if r.owns(it.Target) {
+		exists, err := r.t.Exists(ctx, it.Target)
+		if err != nil {
+			return &Error{Reason: ReasonQdrantUnreachable, Message: fmt.Sprintf("cannot check whether collection %s exists: %v", it.Target, err), Err: err}
+		}
+		resumed = exists && r.isRecovering(it.Target)
+		if exists && !resumed {
+			if err := r.t.Delete(ctx, it.Target); err != nil {
+				return &Error{Reason: ReasonQdrantUnreachable, Message: fmt.Sprintf("cannot delete collection %s left by an earlier try: %v", it.Target, err), Err: err}
+			}
 		}
 	}
 	if !resumed {
@@ -310,8 +347,32 @@ func (r *run) create(ctx context.Context, it Item, peers int) error {
 	if cr.Capped {
 		r.warn(fmt.Sprintf("collection %s: replication factor %d capped at %d, the target's number of peers", it.Target, c.ReplicationFactor, cr.ReplicationFactor))
 	}
-	if err := r.t.Create(ctx, it.Target, cr.Body); err != nil {
+	octx, cancel := context.WithTimeout(ctx, r.req.OpTimeout)
+	err = r.t.Create(octx, it.Target, cr.Body)
+	cancel()
+	if err != nil {
+		// Someone may have made the collection since it was checked: it is
+		// theirs, and this restore leaves it alone.
+		if ok, xerr := r.t.Exists(ctx, it.Target); xerr == nil && ok {
+			return &Error{Reason: ReasonCollectionExists, Permanent: true, Err: err,
+				Message: fmt.Sprintf("collection %s was created in the target by someone else while the restore ran, and was left untouched; restore under another name with collectionMappings", it.Target)}
+		}
 		return &Error{Reason: ReasonCreateFailed, Message: fmt.Sprintf("cannot create collection %s: %v", it.Target, err), Err: err}
+	}
+	// Journalled once Qdrant made it, never before: the journal's word is
+	// what lets a resumed run, or a cleanup, touch the collection.
+	if !slices.Contains(r.created, it.Target) {
+		r.created = append(r.created, it.Target)
+	}
+	r.mu.Lock()
+	if !slices.Contains(r.journal.Created, it.Target) {
+		r.journal.Created = append(r.journal.Created, it.Target)
+	}
+	// A new collection holds no shard yet, whatever an earlier run did.
+	delete(r.journal.Recovered, it.Target)
+	r.mu.Unlock()
+	if err := r.save(ctx); err != nil {
+		return err
 	}
 	if c.ShardingMethod != "custom" {
 		return nil
@@ -323,7 +384,10 @@ func (r *run) create(ctx context.Context, it Item, peers int) error {
 		return &Error{Reason: ReasonInvalidManifest, Permanent: true, Message: err.Error(), Err: err}
 	}
 	for _, k := range c.ShardKeys {
-		if err := r.t.CreateShardKey(ctx, it.Target, k, perKey, cr.ReplicationFactor); err != nil {
+		octx, cancel := context.WithTimeout(ctx, r.req.OpTimeout)
+		err := r.t.CreateShardKey(octx, it.Target, k, perKey, cr.ReplicationFactor)
+		cancel()
+		if err != nil {
 			return &Error{Reason: ReasonCreateFailed, Message: fmt.Sprintf("cannot create shard key %s of collection %s: %v", k, it.Target, err), Err: err}
 		}
 	}
@@ -397,6 +461,21 @@ func (r *run) safeShard(ctx context.Context, it Item, sh manifest.Shard, peers [
 func (r *run) shard(ctx context.Context, it Item, sh manifest.Shard, peers []uint64) error {
 	if len(peers) == 0 {
 		return &Error{Reason: ReasonShardFailed, Message: fmt.Sprintf("shard %d of collection %s has no replica in the target", sh.ID, it.Target)}
+	}
+	// The object must be what the manifest says before Qdrant sees it; its
+	// size also sets how long the shard may take.
+	key := r.req.Root + sh.Object
+	size, err := r.s.Head(ctx, key)
+	if err != nil && ctx.Err() == nil {
+		return &Error{Reason: ReasonShardFailed, Permanent: isNotFound(err), Err: err,
+			Message: fmt.Sprintf("shard %d of collection %s (from backup collection %s): cannot read its object: %v; the backup is damaged", sh.ID, it.Target, it.Source.Name, err)}
+	}
+	if err == nil && size != sh.SizeBytes {
+		return &Error{Reason: ReasonShardFailed, Permanent: true,
+			Message: fmt.Sprintf("shard %d of collection %s (from backup collection %s): its object has %d bytes, the manifest records %d; the backup is damaged", sh.ID, it.Target, it.Source.Name, size, sh.SizeBytes)}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
 	var errs []string
 	delay := r.req.RetryDelay
@@ -593,7 +672,10 @@ func (r *run) indexesAndAliases(ctx context.Context, it Item) error {
 		if err != nil {
 			return &Error{Reason: ReasonInvalidManifest, Permanent: true, Message: fmt.Sprintf("collection %s: payload index %s: %v", it.Target, f, err), Err: err}
 		}
-		if err := r.t.CreatePayloadIndex(ctx, it.Target, f, schema); err != nil {
+		octx, cancel := context.WithTimeout(ctx, r.req.OpTimeout)
+		err = r.t.CreatePayloadIndex(octx, it.Target, f, schema)
+		cancel()
+		if err != nil {
 			return &Error{Reason: ReasonQdrantUnreachable, Message: fmt.Sprintf("cannot create payload index %s of collection %s: %v", f, it.Target, err), Err: err}
 		}
 	}
@@ -604,18 +686,44 @@ func (r *run) indexesAndAliases(ctx context.Context, it Item) error {
 	if err != nil {
 		return &Error{Reason: ReasonQdrantUnreachable, Message: "cannot list the target's aliases: " + err.Error(), Err: err}
 	}
-	for _, a := range it.Source.Aliases {
+	want := slices.Clone(it.Source.Aliases)
+	for _, ka := range r.keepAliases {
+		if ka[1] == it.Target && !slices.Contains(want, ka[0]) {
+			want = append(want, ka[0])
+		}
+	}
+	for _, a := range want {
 		switch other, ok := existing[a]; {
 		case ok && other == it.Target:
 		case ok:
 			r.warn(fmt.Sprintf("alias %s was not restored: it points at collection %s in the target", a, other))
 		default:
-			if err := r.t.CreateAlias(ctx, a, it.Target); err != nil {
-				return &Error{Reason: ReasonQdrantUnreachable, Message: fmt.Sprintf("cannot create alias %s of collection %s: %v", a, it.Target, err), Err: err}
+			if err := r.alias(ctx, a, it.Target); err != nil {
+				return err
 			}
 		}
 	}
 	return nil
+}
+
+// alias creates an alias. One made meanwhile by someone else is theirs: it
+// is left alone, with a warning.
+func (r *run) alias(ctx context.Context, alias, target string) error {
+	octx, cancel := context.WithTimeout(ctx, r.req.OpTimeout)
+	defer cancel()
+	err := r.t.CreateAlias(octx, alias, target)
+	if err == nil {
+		return nil
+	}
+	if now, lerr := r.t.Aliases(ctx); lerr == nil {
+		if other, ok := now[alias]; ok {
+			if other != target {
+				r.warn(fmt.Sprintf("alias %s was not restored: it points at collection %s in the target", alias, other))
+			}
+			return nil
+		}
+	}
+	return &Error{Reason: ReasonQdrantUnreachable, Message: fmt.Sprintf("cannot create alias %s of collection %s: %v", alias, target, err), Err: err}
 }
 
 // cleanup deletes the collections a failed restore created, so that none is

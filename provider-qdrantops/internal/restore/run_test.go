@@ -37,6 +37,8 @@ type fakeTarget struct {
 	uploadErr  error
 	// pointsPerShard is what a recovered shard holds.
 	pointsPerShard uint64
+	// beforeCreate runs before each creation, as another client would.
+	beforeCreate func(collection string)
 	// records are the points Retrieve returns, by canonical id.
 	records map[string]sample.Record
 }
@@ -76,8 +78,15 @@ func (f *fakeTarget) Aliases(context.Context) (map[string]string, error) {
 }
 
 func (f *fakeTarget) Create(_ context.Context, c string, body json.RawMessage) error {
+	if f.beforeCreate != nil {
+		f.beforeCreate(c)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if _, ok := f.cols[c]; ok {
+		// Qdrant refuses to create a collection that exists (409).
+		return fmt.Errorf("collection %s already exists", c)
+	}
 	f.record("create %s", c)
 	f.cols[c] = &fakeCollection{body: body, recovered: map[uint32]bool{}}
 	return nil
@@ -88,6 +97,12 @@ func (f *fakeTarget) Delete(_ context.Context, c string) error {
 	defer f.mu.Unlock()
 	f.record("delete %s", c)
 	delete(f.cols, c)
+	// Qdrant deletes a collection's aliases with it.
+	for a, to := range f.aliases {
+		if to == c {
+			delete(f.aliases, a)
+		}
+	}
 	return nil
 }
 
@@ -204,6 +219,14 @@ func (s *fakeStore) Get(_ context.Context, key string) (io.ReadCloser, int64, er
 	return io.NopCloser(bytes.NewReader(b)), int64(len(b)), nil
 }
 
+func (s *fakeStore) Head(_ context.Context, key string) (int64, error) {
+	b, ok := s.objects[key]
+	if !ok {
+		return 0, notFoundError{}
+	}
+	return int64(len(b)), nil
+}
+
 func (s *fakeStore) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	rc, _, err := s.Get(ctx, key)
 	return rc, err
@@ -314,7 +337,7 @@ func TestRun(t *testing.T) {
 			reason: "Each shard is recovered from a presigned URL, the index and the alias are recreated, counts verified; the journal names the collection before it is created.",
 			req:    request(func(r *Request) { r.Method = MethodURL; r.Parallelism = 1 }),
 			want: want{
-				calls:     []string{"journal [docs]", "create docs", "recover docs/0 by url", "journal [docs]", "recover docs/1 by url", "journal [docs]", "index docs city", "alias docs-live docs"},
+				calls:     []string{"create docs", "journal [docs]", "recover docs/0 by url", "journal [docs]", "recover docs/1 by url", "journal [docs]", "index docs city", "alias docs-live docs"},
 				byURL:     int64(len("snapshot of shard 0")) * 2,
 				collected: []string{"docs"},
 			},
@@ -323,7 +346,7 @@ func TestRun(t *testing.T) {
 			reason: "Upload streams every shard through the provider and counts the bytes.",
 			req:    request(func(r *Request) { r.Method = MethodUpload; r.Parallelism = 1 }),
 			want: want{
-				calls:     []string{"journal [docs]", "create docs", "recover docs/0 by upload", "journal [docs]", "recover docs/1 by upload", "journal [docs]", "index docs city", "alias docs-live docs"},
+				calls:     []string{"create docs", "journal [docs]", "recover docs/0 by upload", "journal [docs]", "recover docs/1 by upload", "journal [docs]", "index docs city", "alias docs-live docs"},
 				uploaded:  int64(len("snapshot of shard 0")) * 2,
 				collected: []string{"docs"},
 			},
@@ -335,7 +358,7 @@ func TestRun(t *testing.T) {
 			},
 			req: request(func(r *Request) { r.Parallelism = 1 }),
 			want: want{
-				calls:     []string{"journal [docs]", "create docs", "recover docs/0 by upload", "journal [docs]", "recover docs/1 by upload", "journal [docs]", "index docs city", "alias docs-live docs"},
+				calls:     []string{"create docs", "journal [docs]", "recover docs/0 by upload", "journal [docs]", "recover docs/1 by upload", "journal [docs]", "index docs city", "alias docs-live docs"},
 				uploaded:  int64(len("snapshot of shard 0")) * 2,
 				warnings:  1,
 				collected: []string{"docs"},
@@ -347,7 +370,7 @@ func TestRun(t *testing.T) {
 				f.recoverErr = func(url string) error { return fetchError{"cannot fetch " + url} }
 			},
 			req:  request(func(r *Request) { r.Method = MethodURL; r.Parallelism = 1 }),
-			want: want{reason: ReasonShardFailed, calls: []string{"journal [docs]", "create docs", "delete docs", "journal []"}},
+			want: want{reason: ReasonShardFailed, calls: []string{"create docs", "journal [docs]", "delete docs", "journal []"}},
 		},
 		"CorruptObject": {
 			reason: "An object whose bytes differ from the manifest's checksum fails the shard and leaves no collection behind.",
@@ -357,7 +380,7 @@ func TestRun(t *testing.T) {
 				return s
 			},
 			req:  request(func(r *Request) { r.Method = MethodUpload; r.Parallelism = 1 }),
-			want: want{reason: ReasonShardFailed, uploaded: int64(len("snapshot of shard 0")), calls: []string{"journal [docs]", "create docs", "recover docs/0 by upload", "journal [docs]", "delete docs", "journal []"}},
+			want: want{reason: ReasonShardFailed, uploaded: int64(len("snapshot of shard 0")), calls: []string{"create docs", "journal [docs]", "recover docs/0 by upload", "journal [docs]", "delete docs", "journal []"}},
 		},
 		"ExistingFails": {
 			reason:  "Under the Fail policy an existing collection fails the restore and nothing is touched.",
@@ -371,7 +394,7 @@ func TestRun(t *testing.T) {
 			setup:  func(f *fakeTarget) { f.cols["docs"] = &fakeCollection{recovered: map[uint32]bool{}} },
 			req:    request(func(r *Request) { r.Policy = PolicyReplace; r.Method = MethodURL; r.Parallelism = 1 }),
 			want: want{
-				calls:     []string{"journal [docs]", "delete docs", "create docs", "recover docs/0 by url", "journal [docs]", "recover docs/1 by url", "journal [docs]", "index docs city", "alias docs-live docs"},
+				calls:     []string{"journal []", "delete docs", "create docs", "journal [docs]", "recover docs/0 by url", "journal [docs]", "recover docs/1 by url", "journal [docs]", "index docs city", "alias docs-live docs"},
 				byURL:     int64(len("snapshot of shard 0")) * 2,
 				collected: []string{"docs"},
 			},
@@ -381,7 +404,7 @@ func TestRun(t *testing.T) {
 			setup:  func(f *fakeTarget) { f.aliases["docs-live"] = "other" },
 			req:    request(func(r *Request) { r.Method = MethodURL; r.Parallelism = 1 }),
 			want: want{
-				calls:     []string{"journal [docs]", "create docs", "recover docs/0 by url", "journal [docs]", "recover docs/1 by url", "journal [docs]", "index docs city"},
+				calls:     []string{"create docs", "journal [docs]", "recover docs/0 by url", "journal [docs]", "recover docs/1 by url", "journal [docs]", "index docs city"},
 				byURL:     int64(len("snapshot of shard 0")) * 2,
 				warnings:  1,
 				collected: []string{"docs"},
@@ -416,8 +439,57 @@ func TestRun(t *testing.T) {
 				r.Resume = Record{Created: []string{"docs"}, Recovered: map[string][]uint32{"docs": {0}}}
 			}),
 			want: want{
-				calls:     []string{"journal [docs]", "recover docs/1 by url", "journal [docs]", "index docs city", "alias docs-live docs"},
+				calls:     []string{"recover docs/1 by url", "journal [docs]", "index docs city", "alias docs-live docs"},
 				byURL:     int64(len("snapshot of shard 0")),
+				collected: []string{"docs"},
+			},
+		},
+		"ShortObject": {
+			reason: "An object shorter than the manifest says fails its shard before Qdrant sees it, without retries, and the created collection is deleted.",
+			store: func(t *testing.T) *fakeStore {
+				s := backupOf(t)
+				s.objects[root+manifest.ShardObject("docs", 0)] = []byte("snap")
+				return s
+			},
+			req:  request(func(r *Request) { r.Method = MethodURL; r.Parallelism = 1 }),
+			want: want{reason: ReasonShardFailed, calls: []string{"create docs", "journal [docs]", "delete docs", "journal []"}},
+		},
+		"CreatedMeanwhile": {
+			reason: "A collection someone else creates while the restore runs is theirs: the restore fails, naming it, and never deletes it.",
+			setup: func(f *fakeTarget) {
+				f.beforeCreate = func(c string) {
+					f.mu.Lock()
+					defer f.mu.Unlock()
+					f.record("app creates %s", c)
+					f.cols[c] = &fakeCollection{recovered: map[uint32]bool{}}
+				}
+			},
+			req:  request(func(r *Request) { r.Method = MethodURL; r.Parallelism = 1 }),
+			want: want{reason: ReasonCollectionExists, calls: []string{"app creates docs"}},
+		},
+		"ResumedCollectionGone": {
+			reason: "A collection the journal says this restore made, gone since, is made again and every shard recovered: the journal's shards belonged to the old one.",
+			req: request(func(r *Request) {
+				r.Method = MethodURL
+				r.Parallelism = 1
+				r.Resume = Record{Created: []string{"docs"}, Recovered: map[string][]uint32{"docs": {0}}}
+			}),
+			want: want{
+				calls:     []string{"create docs", "journal [docs]", "recover docs/0 by url", "journal [docs]", "recover docs/1 by url", "journal [docs]", "index docs city", "alias docs-live docs"},
+				byURL:     int64(len("snapshot of shard 0")) * 2,
+				collected: []string{"docs"},
+			},
+		},
+		"ReplacedKeepsAliases": {
+			reason: "Under Replace the aliases of the replaced collection are put back on the restored one.",
+			setup: func(f *fakeTarget) {
+				f.cols["docs"] = &fakeCollection{recovered: map[uint32]bool{}}
+				f.aliases["docs-prod"] = "docs"
+			},
+			req: request(func(r *Request) { r.Policy = PolicyReplace; r.Method = MethodURL; r.Parallelism = 1 }),
+			want: want{
+				calls:     []string{"journal []", "delete docs", "create docs", "journal [docs]", "recover docs/0 by url", "journal [docs]", "recover docs/1 by url", "journal [docs]", "index docs city", "alias docs-live docs", "alias docs-prod docs"},
+				byURL:     int64(len("snapshot of shard 0")) * 2,
 				collected: []string{"docs"},
 			},
 		},
@@ -425,7 +497,7 @@ func TestRun(t *testing.T) {
 			reason: "A count that differs from the backup's fails verification and deletes what was restored.",
 			setup:  func(f *fakeTarget) { f.pointsPerShard = 9 },
 			req:    request(func(r *Request) { r.Method = MethodURL; r.Parallelism = 1 }),
-			want:   want{reason: ReasonVerificationFailed, byURL: int64(len("snapshot of shard 0")) * 2, calls: []string{"journal [docs]", "create docs", "recover docs/0 by url", "journal [docs]", "recover docs/1 by url", "journal [docs]", "index docs city", "alias docs-live docs", "delete docs", "journal []"}},
+			want:   want{reason: ReasonVerificationFailed, byURL: int64(len("snapshot of shard 0")) * 2, calls: []string{"create docs", "journal [docs]", "recover docs/0 by url", "journal [docs]", "recover docs/1 by url", "journal [docs]", "index docs city", "alias docs-live docs", "delete docs", "journal []"}},
 		},
 		"CountMismatchWrittenDuring": {
 			reason: "When the source was written to during the backup, a count difference is a warning.",
@@ -436,7 +508,7 @@ func TestRun(t *testing.T) {
 			},
 			req: request(func(r *Request) { r.Method = MethodURL; r.Parallelism = 1 }),
 			want: want{
-				calls:    []string{"journal [docs]", "create docs", "recover docs/0 by url", "journal [docs]", "recover docs/1 by url", "journal [docs]", "index docs city", "alias docs-live docs"},
+				calls:    []string{"create docs", "journal [docs]", "recover docs/0 by url", "journal [docs]", "recover docs/1 by url", "journal [docs]", "index docs city", "alias docs-live docs"},
 				byURL:    int64(len("snapshot of shard 0")) * 2,
 				warnings: 1,
 			},
