@@ -135,89 +135,151 @@ func Decode(b []byte) (Manifest, error) {
 	return m, nil
 }
 
+// Bounds of what a manifest may describe. A manifest is read from a bucket
+// that a tenant may write to: its counts are checked before anything loops
+// over them, so a crafted manifest of a few bytes cannot make a reader
+// allocate without bound.
+const (
+	// MaxCollections bounds the collections of one manifest.
+	MaxCollections = 10000
+	// MaxShards bounds a collection's shard_number and its shards.
+	MaxShards = 65536
+	// maxErrors is how many of a manifest's faults Validate spells out;
+	// it counts the others.
+	maxErrors = 10
+)
+
+// faults collects a manifest's faults: the first maxErrors of them, and how
+// many more there were. It formats only those it keeps.
+type faults struct {
+	errs []error
+	more int
+}
+
+func (f *faults) add(format string, args ...any) {
+	if len(f.errs) == maxErrors {
+		f.more++
+		return
+	}
+	f.errs = append(f.errs, fmt.Errorf(format, args...))
+}
+
+func (f *faults) err() error {
+	if len(f.errs) == 0 {
+		return nil
+	}
+	errs := f.errs
+	if f.more > 0 {
+		errs = append(errs[:len(errs):len(errs)], fmt.Errorf("and %d more", f.more))
+	}
+	return fmt.Errorf("invalid manifest: %w", errors.Join(errs...))
+}
+
 // Validate checks that the manifest describes a whole backup: every shard of
-// every collection exactly once, each with a size and a checksum.
+// every collection exactly once, each with a size and a checksum. Its error
+// names the first faults found and counts the others.
 func (m Manifest) Validate() error {
-	var errs []error
+	var f faults
 	if m.FormatVersion != FormatVersion {
-		errs = append(errs, fmt.Errorf("format version %d, want %d", m.FormatVersion, FormatVersion))
+		f.add("format version %d, want %d", m.FormatVersion, FormatVersion)
 	}
 	if m.Backup.UID == "" {
-		errs = append(errs, errors.New("it names no Backup uid: a manifest belongs to one Backup"))
+		f.add("it names no Backup uid: a manifest belongs to one Backup")
+	}
+	if len(m.Collections) > MaxCollections {
+		f.add("%d collections, more than the %d a manifest may hold", len(m.Collections), MaxCollections)
+		return f.err()
 	}
 	names := map[string]bool{}
 	for _, c := range m.Collections {
 		if err := ValidSegment(c.Name); err != nil {
-			errs = append(errs, fmt.Errorf("collection name: %w", err))
+			f.add("collection name: %w", err)
 			continue
 		}
 		if names[c.Name] {
-			errs = append(errs, fmt.Errorf("collection %q appears twice", c.Name))
+			f.add("collection %q appears twice", c.Name)
 		}
 		names[c.Name] = true
-		errs = append(errs, c.validate()...)
+		c.validate(&f)
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("invalid manifest: %w", errors.Join(errs...))
-	}
-	return nil
+	return f.err()
 }
 
-func (c Collection) validate() []error {
-	var errs []error
-	ids := map[uint32]bool{}
-	objects := map[string]bool{}
+func (c Collection) validate(f *faults) {
+	if c.ShardNumber > MaxShards || len(c.Shards) > MaxShards {
+		// Checked before any loop: a shard_number or a shard list past the
+		// bound is refused without looking at a single shard.
+		f.add("collection %q: shard_number %d and %d shards, more than the %d a collection may have", c.Name, c.ShardNumber, len(c.Shards), MaxShards)
+		return
+	}
+	auto := c.ShardingMethod != "custom"
+	ids := make(map[uint32]bool, len(c.Shards))
+	inRange := 0
+	objects := make(map[string]bool, len(c.Shards))
 	for _, s := range c.Shards {
 		if ids[s.ID] {
-			errs = append(errs, fmt.Errorf("collection %q: shard %d appears twice", c.Name, s.ID))
+			f.add("collection %q: shard %d appears twice", c.Name, s.ID)
+		} else if s.ID < c.ShardNumber {
+			inRange++
 		}
 		ids[s.ID] = true
+		if auto && s.ID >= c.ShardNumber {
+			// Automatic sharding numbers shards 0..shard_number-1.
+			f.add("collection %q: shard %d is out of range for shard_number %d", c.Name, s.ID, c.ShardNumber)
+		}
 		if !sha256Hex.MatchString(s.SHA256) {
-			errs = append(errs, fmt.Errorf("collection %q: shard %d has no valid sha256", c.Name, s.ID))
+			f.add("collection %q: shard %d has no valid sha256", c.Name, s.ID)
 		}
 		// The object's key is derived, never free: a manifest read from a
 		// bucket cannot point a restore or a deletion anywhere else.
-		if s.Object != ShardObject(c.Name, s.ID) {
-			errs = append(errs, fmt.Errorf("collection %q: shard %d has object %q, want %q", c.Name, s.ID, s.Object, ShardObject(c.Name, s.ID)))
+		if want := ShardObject(c.Name, s.ID); s.Object != want {
+			f.add("collection %q: shard %d has object %q, want %q", c.Name, s.ID, s.Object, want)
 		}
 		if objects[s.Object] {
-			errs = append(errs, fmt.Errorf("collection %q: shard %d has a shared object key", c.Name, s.ID))
+			f.add("collection %q: shard %d has a shared object key", c.Name, s.ID)
 		}
 		objects[s.Object] = true
 		if s.SizeBytes <= 0 {
-			errs = append(errs, fmt.Errorf("collection %q: shard %d is empty", c.Name, s.ID))
+			f.add("collection %q: shard %d is empty", c.Name, s.ID)
 		}
 	}
 	if sm := c.Sample; sm != nil {
 		// Derived like a shard's key: a manifest cannot point a restore or a
 		// deletion at another object.
 		if sm.Object != SampleObject(c.Name) {
-			errs = append(errs, fmt.Errorf("collection %q: sample has object %q, want %q", c.Name, sm.Object, SampleObject(c.Name)))
+			f.add("collection %q: sample has object %q, want %q", c.Name, sm.Object, SampleObject(c.Name))
 		}
 		if !sha256Hex.MatchString(sm.SHA256) {
-			errs = append(errs, fmt.Errorf("collection %q: sample has no valid sha256", c.Name))
+			f.add("collection %q: sample has no valid sha256", c.Name)
 		}
 		if sm.SizeBytes <= 0 {
-			errs = append(errs, fmt.Errorf("collection %q: sample is empty", c.Name))
+			f.add("collection %q: sample is empty", c.Name)
 		}
 		if sm.Points < 0 {
-			errs = append(errs, fmt.Errorf("collection %q: sample of %d points", c.Name, sm.Points))
+			f.add("collection %q: sample of %d points", c.Name, sm.Points)
 		}
 	}
-	if c.ShardingMethod != "custom" {
-		// Automatic sharding numbers shards 0..shard_number-1; all must be there.
-		for id := uint32(0); id < c.ShardNumber; id++ {
-			if !ids[id] {
-				errs = append(errs, fmt.Errorf("collection %q: shard %d is missing", c.Name, id))
-			}
-		}
-		if uint32(len(ids)) > c.ShardNumber {
-			errs = append(errs, fmt.Errorf("collection %q: %d shards for shard_number %d", c.Name, len(ids), c.ShardNumber))
-		}
-	} else if len(c.Shards) == 0 && len(c.ShardKeys) > 0 {
-		errs = append(errs, fmt.Errorf("collection %q: shard keys without shards", c.Name))
+	switch {
+	case auto && inRange < int(c.ShardNumber):
+		// Every shard 0..shard_number-1 must be there: fewer distinct ids
+		// in that range than shard_number means some are missing. One
+		// fault, naming the first, however many are.
+		f.add("collection %q: shard %d is missing (%d of shard_number %d shards present)", c.Name, firstMissing(ids), inRange, c.ShardNumber)
+	case auto && len(c.Shards) > int(c.ShardNumber):
+		f.add("collection %q: %d shards for shard_number %d", c.Name, len(c.Shards), c.ShardNumber)
+	case !auto && len(c.Shards) == 0 && len(c.ShardKeys) > 0:
+		f.add("collection %q: shard keys without shards", c.Name)
 	}
-	return errs
+}
+
+// firstMissing is the smallest shard id not in ids. It looks at no more ids
+// than ids holds, plus one.
+func firstMissing(ids map[uint32]bool) uint32 {
+	id := uint32(0)
+	for ids[id] {
+		id++
+	}
+	return id
 }
 
 // SizeBytes is the size of every shard snapshot together.

@@ -2,6 +2,8 @@ package manifest
 
 import (
 	"encoding/json"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -162,6 +164,122 @@ func TestDecodeRefuses(t *testing.T) {
 			_, err := Decode([]byte(tc.in))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("%s\nDecode: want error containing %q, got %v", tc.reason, tc.want, err)
+			}
+		})
+	}
+}
+
+// A manifest is read from a bucket a tenant may write to: however it is
+// crafted, reading it allocates and reports in proportion to its bytes, not
+// to the counts it claims.
+func TestDecodeBounded(t *testing.T) {
+	// maxMessage bounds a refusal's text: it ends up in a status and an
+	// Event, which have size limits of their own.
+	const maxMessage = 2048
+	// maxAlloc bounds what refusing a manifest of a few hundred bytes may
+	// allocate. Looping over its shard_number allocated tens of GiB.
+	const maxAlloc = 1 << 20
+	cases := map[string]struct {
+		reason string
+		in     string
+		want   string
+	}{
+		"HugeShardNumber": {"A shard_number past the bound is refused at once, in one fault.",
+			`{"formatVersion":1,"backup":{"namespace":"a","name":"b","uid":"u"},"qdrantVersion":"1.19.0","collections":[{"name":"c","shardNumber":4294967295,"shards":[]}]}`,
+			`collection "c": shard_number 4294967295 and 0 shards, more than the 65536 a collection may have`},
+		"ManyShardsMissing": {"200000 missing shards are refused in one fault.",
+			`{"formatVersion":1,"backup":{"uid":"u"},"collections":[{"name":"c","shardNumber":200000,"shards":[]}]}`,
+			`collection "c": shard_number 200000 and 0 shards, more than the 65536`},
+		"AllShardsMissing": {"Within the bound, every missing shard is still one fault, naming the first.",
+			`{"formatVersion":1,"backup":{"uid":"u"},"collections":[{"name":"c","shardNumber":65536,"shards":[]}]}`,
+			`collection "c": shard 0 is missing (0 of shard_number 65536 shards present)`},
+		"HugeShardNumberCustom": {"The bound holds whatever the sharding method.",
+			`{"formatVersion":1,"backup":{"uid":"u"},"collections":[{"name":"c","shardNumber":4294967295,"shardingMethod":"custom","shards":[]}]}`,
+			`more than the 65536 a collection may have`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			var err error
+			alloc := allocated(func() { _, err = Decode([]byte(tc.in)) })
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s\nDecode: want error containing %q, got %v", tc.reason, tc.want, err)
+			}
+			if err != nil && len(err.Error()) > maxMessage {
+				t.Errorf("%s\nDecode: error of %d bytes, want at most %d", tc.reason, len(err.Error()), maxMessage)
+			}
+			if alloc > maxAlloc {
+				t.Errorf("%s\nDecode allocated %d bytes, want at most %d", tc.reason, alloc, maxAlloc)
+			}
+		})
+	}
+}
+
+// allocated is how many bytes f allocates.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// Validate's error names the first faults and counts the rest, however many
+// the manifest has.
+func TestValidateBounded(t *testing.T) {
+	const maxMessage = 2048
+	// badShards are n shards of the fixture's collection, each with three
+	// faults: no checksum, a foreign object, no bytes.
+	badShards := func(n int) modifier {
+		return func(m *Manifest) {
+			m.Collections[0].ShardNumber = uint32(n)
+			m.Collections[0].Shards = make([]Shard, n)
+			for i := range m.Collections[0].Shards {
+				m.Collections[0].Shards[i] = Shard{ID: uint32(i), Object: "elsewhere/" + strconv.Itoa(i)}
+			}
+		}
+	}
+	collections := func(n int) modifier {
+		return func(m *Manifest) {
+			m.Collections = make([]Collection, n)
+			for i := range m.Collections {
+				m.Collections[i] = Collection{Name: "c" + strconv.Itoa(i), ShardingMethod: "auto"}
+			}
+		}
+	}
+	cases := map[string]struct {
+		reason string
+		m      Manifest
+		want   []string // substrings of the error, "" none
+	}{
+		"ManyFaults": {"Of 65536 shards' 196608 faults, the first ten are named and the others counted.", manifest(badShards(MaxShards)),
+			[]string{`collection "products": shard 0 has no valid sha256`, "and 196598 more"}},
+		"TooManyShards": {"More shards than the bound are refused without looking at each.", manifest(badShards(MaxShards + 1)),
+			[]string{`collection "products": shard_number 65537 and 65537 shards, more than the 65536 a collection may have`}},
+		"MaxCollections": {"As many collections as the bound allows is a valid manifest.", manifest(collections(MaxCollections)), nil},
+		"TooManyCollections": {"More collections than the bound are refused in one fault.", manifest(collections(MaxCollections + 1)),
+			[]string{"10001 collections, more than the 10000 a manifest may hold"}},
+		"ShardOutOfRange": {"An automatic shard's id is below shard_number.", manifest(withShards(shard(0, 1, sum), shard(5, 1, sum))),
+			[]string{"shard 5 is out of range for shard_number 2", "shard 1 is missing (1 of shard_number 2 shards present)"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			err := tc.m.Validate()
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Errorf("%s\nValidate(): want nil, got %v", tc.reason, err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("%s\nValidate(): want an error, got nil", tc.reason)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%s\nValidate(): want error containing %q, got %q", tc.reason, w, err)
+				}
+			}
+			if len(err.Error()) > maxMessage {
+				t.Errorf("%s\nValidate(): error of %d bytes, want at most %d", tc.reason, len(err.Error()), maxMessage)
 			}
 		})
 	}
