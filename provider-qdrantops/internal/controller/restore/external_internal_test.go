@@ -211,7 +211,8 @@ func (nopStore) Open(context.Context, string) (io.ReadCloser, error) {
 func (nopStore) Presign(context.Context, string, time.Duration) (string, error) {
 	return "", errors.New("not in this test")
 }
-func (nopStore) CheckBucket(context.Context) error { return nil }
+func (nopStore) Head(context.Context, string) (int64, error) { return 0, errors.New("unused") }
+func (nopStore) CheckBucket(context.Context) error           { return nil }
 
 func TestFromS3(t *testing.T) {
 	s := runtime.NewScheme()
