@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	kerrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -163,18 +164,18 @@ func (e *external) start(ctx context.Context, cr *v1alpha1.Restore) (bool, error
 		if obs.Error == "" {
 			obs.Error = "the provider stopped during every attempt"
 		}
-		obs.Error = fmt.Sprintf("%s (after %d attempts)", strings.TrimSuffix(obs.Error, fmt.Sprintf(" (after %d attempts)", obs.Attempts)), obs.Attempts)
+		obs.Error = withAttempts(strings.TrimSuffix(obs.Error, fmt.Sprintf(" (after %d attempts)", obs.Attempts)), obs.Attempts)
 		cr.SetConditions(failedCondition(reasonRestoreFailed, obs.Error))
 		if err := e.kube.Status().Update(ctx, cr); err != nil {
 			return false, fmt.Errorf("cannot record the restore's failure: %w", err)
 		}
-		e.recorder.Event(cr, event.Warning(reasonFailed, errors.New(obs.Error)))
+		e.recorder.Event(cr, event.Warning(reasonFailed, errors.New(truncate(obs.Error, maxEventBytes))))
 		return false, nil
 	}
 	src, err := e.resolveSource(ctx, cr)
 	var nr *waitError
 	if errors.As(err, &nr) {
-		waiting := xpv2.Creating().WithMessage(nr.msg)
+		waiting := xpv2.Creating().WithMessage(truncate(nr.msg, maxMessageBytes))
 		if obs.Phase == v1alpha1.RestorePending && cr.GetCondition(xpv2.TypeReady).Equal(waiting) {
 			// Still waiting for the same reason: nothing to write.
 			return false, nil
@@ -301,7 +302,7 @@ func (e *external) observeJob(ctx context.Context, cr *v1alpha1.Restore, st jobs
 		return nil
 	case !st.Done:
 		obs.Phase = phaseOf(st.Progress.Status)
-		cr.SetConditions(xpv2.Creating().WithMessage(progressMessage(obs, st.Progress.Status)))
+		cr.SetConditions(xpv2.Creating().WithMessage(truncate(progressMessage(obs, st.Progress.Status), maxMessageBytes)))
 		return nil
 	case st.Err == nil:
 		e.completed(cr, st.Progress)
@@ -309,7 +310,18 @@ func (e *external) observeJob(ctx context.Context, cr *v1alpha1.Restore, st jobs
 		e.failed(cr, st.Err)
 	}
 	if err := e.kube.Status().Update(ctx, cr); err != nil {
-		return fmt.Errorf("cannot record the restore's result: %w", err)
+		if !refused(err) {
+			// A conflict or an API server away: the next reconcile,
+			// which finds the job still there, tries again.
+			return fmt.Errorf("cannot record the restore's result: %w", err)
+		}
+		// The API server refuses this result whatever the retries, and
+		// a job forgotten unrecorded would leave the Restore in its
+		// running phase for ever. Record a minimal failure instead.
+		unrecorded(cr, err)
+		if err := e.kube.Status().Update(ctx, cr); err != nil {
+			return fmt.Errorf("cannot record that the restore's result was refused: %w", err)
+		}
 	}
 	e.runner.Forget(string(cr.UID))
 	e.announce(cr, st.Progress)
@@ -343,12 +355,66 @@ func warningCondition(ws []string) xpv2.Condition {
 }
 
 func failedCondition(reason xpv2.ConditionReason, msg string) xpv2.Condition {
-	return xpv2.Condition{Type: xpv2.TypeReady, Status: corev1.ConditionFalse, Reason: reason, Message: msg, LastTransitionTime: metav1.Now()}
+	return xpv2.Condition{Type: xpv2.TypeReady, Status: corev1.ConditionFalse, Reason: reason, Message: truncate(msg, maxMessageBytes), LastTransitionTime: metav1.Now()}
+}
+
+// withAttempts is a failure's message, bounded, ending with the attempts it
+// took.
+func withAttempts(msg string, attempts int32) string {
+	suffix := fmt.Sprintf(" (after %d attempts)", attempts)
+	return truncate(msg, maxMessageBytes-len(suffix)) + suffix
+}
+
+// reasonNotRecorded is the Ready condition's reason for a restore whose
+// result the API server refused to record.
+const reasonNotRecorded xpv2.ConditionReason = "ResultNotRecorded"
+
+// refused says whether the API server refuses a status write for what it
+// holds, so that writing it again can never succeed: too large a request,
+// or a value its schema does not allow.
+func refused(err error) bool {
+	return kerrors.IsRequestEntityTooLargeError(err) || kerrors.IsInvalid(err) || kerrors.IsBadRequest(err) ||
+		// etcd's own limit, which the API server reports as an
+		// internal error.
+		kerrors.IsInternalError(err) && strings.Contains(err.Error(), "request is too large")
+}
+
+// unrecorded replaces a finished restore's result, which the API server
+// refused, by a minimal failure that it accepts: the phase Failed, a short
+// error, and none of the lists that may have made the status too large.
+// The restore is over either way; its data stays in the target.
+func unrecorded(cr *v1alpha1.Restore, cause error) {
+	obs := &cr.Status.AtProvider
+	outcome := "completed"
+	if obs.Phase != v1alpha1.RestoreCompleted {
+		outcome = "failed"
+		if obs.Error != "" {
+			outcome += " (" + truncate(obs.Error, maxCauseBytes/2) + ")"
+		}
+	}
+	obs.Phase = v1alpha1.RestoreFailed
+	obs.RestoredCollections = nil
+	obs.Warnings = nil
+	obs.Verification = nil
+	obs.Error = truncate(fmt.Sprintf("the restore %s, but the API server refused to record its result: %s; the collections it restored are not listed here: check the target, then create a new Restore if needed",
+		outcome, truncate(cause.Error(), maxCauseBytes/2)), maxMessageBytes)
+	// A failed restore has no Warning condition: the warnings were dropped
+	// with the rest.
+	kept := cr.Status.Conditions[:0]
+	for _, c := range cr.Status.Conditions {
+		if c.Type != v1alpha1.TypeWarning {
+			kept = append(kept, c)
+		}
+	}
+	cr.Status.Conditions = kept
+	cr.SetConditions(failedCondition(reasonNotRecorded, obs.Error))
 }
 
 func (e *external) failed(cr *v1alpha1.Restore, err error) {
 	obs := &cr.Status.AtProvider
-	msg := err.Error()
+	// The use case's error text has no bound: keep its start, which says
+	// what failed, and room for what follows.
+	msg := truncate(err.Error(), maxCauseBytes)
 	reason := reasonRestoreFailed
 	var ue *usecase.Error
 	if errors.As(err, &ue) && ue.Reason != "" {
@@ -358,7 +424,7 @@ func (e *external) failed(cr *v1alpha1.Restore, err error) {
 	case errors.Is(err, context.Canceled):
 		msg = "the restore was interrupted"
 	case errors.Is(err, jobs.ErrQueueTimeout):
-		msg = err.Error() + "; the restore will try again"
+		msg += "; the restore will try again"
 	}
 	if !usecase.IsPermanent(err) && obs.Attempts < e.deps.MaxAttempts {
 		// Pending: after its backoff, another attempt starts, which
@@ -366,19 +432,19 @@ func (e *external) failed(cr *v1alpha1.Restore, err error) {
 		obs.Phase = v1alpha1.RestorePending
 		obs.Error = msg
 		wait := attemptBackoff(e.deps.AttemptBackoff, obs.Attempts)
-		cr.SetConditions(xpv2.Creating().WithMessage(fmt.Sprintf("Attempt %d of %d failed, retrying in %s: %s", obs.Attempts, e.deps.MaxAttempts, wait, msg)))
+		cr.SetConditions(xpv2.Creating().WithMessage(truncate(fmt.Sprintf("Attempt %d of %d failed, retrying in %s: %s", obs.Attempts, e.deps.MaxAttempts, wait, msg), maxMessageBytes)))
 		return
 	}
 	// apply copied the job's journal into the status, which also holds
 	// it when the job ended before running.
 	if lost := usecase.Lost(resumeRecord(obs.RestoredCollections)); len(lost) > 0 {
-		msg += fmt.Sprintf("; collection %s was deleted to be replaced before the restore failed: its earlier data is lost, restore it from this or another backup", strings.Join(lost, ", "))
+		msg += fmt.Sprintf("; collection %s was deleted to be replaced before the restore failed: its earlier data is lost, restore it from this or another backup", truncate(strings.Join(lost, ", "), maxCauseBytes/2))
 	}
 	if h := hint(string(reason)); h != "" {
 		msg += "; " + h
 	}
 	obs.Phase = v1alpha1.RestoreFailed
-	obs.Error = fmt.Sprintf("%s (after %d attempts)", msg, obs.Attempts)
+	obs.Error = withAttempts(msg, obs.Attempts)
 	cr.SetConditions(failedCondition(reason, obs.Error))
 }
 
@@ -414,9 +480,9 @@ func (e *external) announce(cr *v1alpha1.Restore, res jobResult) {
 		if e.metrics != nil {
 			e.metrics.Failures.WithLabelValues(labels...).Inc()
 		}
-		e.recorder.Event(cr, event.Warning(reasonFailed, errors.New(obs.Error)))
+		e.recorder.Event(cr, event.Warning(reasonFailed, errors.New(truncate(obs.Error, maxEventBytes))))
 	default:
-		e.recorder.Event(cr, event.Warning(reasonRetrying, errors.New(obs.Error)))
+		e.recorder.Event(cr, event.Warning(reasonRetrying, errors.New(truncate(obs.Error, maxEventBytes))))
 	}
 }
 

@@ -17,8 +17,15 @@ import (
 const (
 	maxWarnings     = 20
 	maxWarningBytes = 1024
-	// maxMessageBytes bounds a condition's message built from warnings.
+	// maxMessageBytes bounds status.atProvider.error and a condition's
+	// message: they take error texts, which have no bound of their own.
 	maxMessageBytes = 4096
+	// maxCauseBytes bounds the part of an error message that is the use
+	// case's error text, leaving room for what the controller adds.
+	maxCauseBytes = 2048
+	// maxEventBytes bounds an Event's message: Kubernetes refuses a note
+	// of more than 1 KiB.
+	maxEventBytes = 1024
 )
 
 // jobResult is what a restore job reports: its progress and its journal.
