@@ -29,8 +29,9 @@ func leaks(text string) []string {
 	return out
 }
 
-// A restore whose shard object is gone fails when Qdrant cannot download its
-// presigned URL, and Qdrant's error quotes the whole URL. Neither the status,
+// A restore whose target's nodes cannot reach the object store fails when
+// Qdrant cannot download a presigned URL, and Qdrant's error quotes the whole
+// URL. Neither the status,
 // nor the Events, nor the logs of any restore of this test binary hold a
 // presigned URL or a secret.
 func TestNoPresignedURLOrSecretLeaks(t *testing.T) {
@@ -43,6 +44,7 @@ func TestNoPresignedURLOrSecretLeaks(t *testing.T) {
 	var mu sync.Mutex
 	var handed []string
 	newTarget(t, "leak-target", 1, func(o *qdrantemu.Options) {
+		o.UnreachableHosts = []string{strings.TrimPrefix(srv.Endpoint, "http://")}
 		o.Observe = func(x qdrantemu.Exchange) {
 			if strings.HasSuffix(x.Request.URL.Path, "/snapshots/recover") {
 				mu.Lock()
@@ -51,14 +53,14 @@ func TestNoPresignedURLOrSecretLeaks(t *testing.T) {
 			}
 		}
 	})
-	holedBackup(t)
+	completedBackup(t, "holed", "reviews")
 
 	apply(t, newRestore("holed", fromBackup("holed"), into("leak-target"), func(r *v1alpha1.Restore) {
 		r.Spec.ForProvider.RecoveryMethod = v1alpha1.RecoveryURL
 	}))
 	r := waitFor(t, "holed", 90*time.Second, "Failed", failed)
 	c := r.GetCondition(xpv2.TypeReady)
-	if c.Reason != "ShardFailed" || !strings.Contains(c.Message, "shard 0 of collection reviews") || !strings.Contains(c.Message, "Failed to download snapshot from") || !strings.Contains(c.Message, "then create a new Restore") {
+	if c.Reason != "ShardFailed" || !strings.Contains(c.Message, "shard 0 of collection reviews") || !strings.Contains(c.Message, "error sending request for url") || !strings.Contains(c.Message, "then create a new Restore") {
 		t.Errorf("Ready of a restore whose shard is gone: %+v", c)
 	}
 	if r.Status.AtProvider.Attempts != 3 {
