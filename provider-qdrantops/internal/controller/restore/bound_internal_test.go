@@ -33,7 +33,7 @@ var huge = strings.Repeat("x", 8<<20)
 // events records the Events a controller emits.
 type events struct{ got []event.Event }
 
-func (r *events) Event(_ runtime.Object, e event.Event)       { r.got = append(r.got, e) }
+func (r *events) Event(_ runtime.Object, e event.Event)    { r.got = append(r.got, e) }
 func (r *events) WithAnnotations(...string) event.Recorder { return r }
 
 // A failure's error text, however long, is bounded where the status and
@@ -249,6 +249,85 @@ func TestObserveJobRecordsRefusedResult(t *testing.T) {
 				t.Errorf("%s\nWarning condition of a failed restore: want none, got %s", tc.reason, c.Reason)
 			}
 			checkEvents(t, rec.got, obs.Error[:min(len(obs.Error), 40)])
+		})
+	}
+}
+
+// A running job's retry note and a failed attempt's error are bounded where
+// the status and the Events take them.
+func TestObserveJobBoundsMessages(t *testing.T) {
+	cases := map[string]struct {
+		reason string
+		st     jobs.State[jobResult]
+		phase  v1alpha1.RestorePhase
+		prefix string // of the Ready condition's message
+		event  string // prefix of the last Event, "" none
+	}{
+		"Retrying": {
+			reason: "A shard retried for an error of any length says so within bounds.",
+			st:     jobs.State[jobResult]{Progress: jobResult{Status: usecase.Status{Retrying: "retrying shard 2 of c: " + huge}}},
+			phase:  v1alpha1.RestoreInProgress,
+			prefix: "Reading the backup's manifest and checking the target; retrying shard 2 of c: xxx",
+		},
+		"AttemptFailed": {
+			reason: "An attempt that failed for a reason that may pass is retried, its error bounded.",
+			st:     jobs.State[jobResult]{Done: true, Err: &usecase.Error{Reason: usecase.ReasonQdrantUnreachable, Message: "cannot list the target's collections: " + huge}},
+			phase:  v1alpha1.RestorePending,
+			prefix: "Attempt 1 of 3 failed, retrying in 1m0s: cannot list the target's collections: xxx",
+			event:  "cannot list the target's collections: xxx",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			cr := &v1alpha1.Restore{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "r", UID: "uid-1"}}
+			cr.Status.AtProvider = v1alpha1.RestoreObservation{Phase: v1alpha1.RestoreInProgress, Attempts: 1}
+			kube := fake.NewClientBuilder().WithScheme(scheme(t)).WithObjects(cr.DeepCopy()).WithStatusSubresource(cr).WithInterceptorFuncs(apiLimit(false)).Build()
+			if err := kube.Get(ctx, client.ObjectKeyFromObject(cr), cr); err != nil {
+				t.Fatal(err)
+			}
+			rec := &events{}
+			e := &external{connector: &connector{kube: kube, recorder: rec, runner: jobs.NewRunner[jobResult](ctx, jobs.NewSlots()), deps: Deps{MaxAttempts: 3, AttemptBackoff: time.Minute}, now: time.Now}}
+			if err := e.observeJob(ctx, cr, tc.st); err != nil {
+				t.Fatalf("%s\nobserveJob: %v", tc.reason, err)
+			}
+			if cr.Status.AtProvider.Phase != tc.phase {
+				t.Errorf("%s\nphase: want %s, got %s", tc.reason, tc.phase, cr.Status.AtProvider.Phase)
+			}
+			if got := cr.Status.AtProvider.Error; len(got) > maxMessageBytes {
+				t.Errorf("%s\nerror: %d bytes, want at most %d", tc.reason, len(got), maxMessageBytes)
+			}
+			if msg := cr.GetCondition(xpv2.TypeReady).Message; len(msg) > maxMessageBytes || !strings.HasPrefix(msg, tc.prefix) {
+				t.Errorf("%s\nReady condition: want at most %d bytes starting %q, got %d bytes: %.100q", tc.reason, maxMessageBytes, tc.prefix, len(msg), msg)
+			}
+			if tc.event != "" {
+				checkEvents(t, rec.got, tc.event)
+			}
+		})
+	}
+}
+
+func TestRefused(t *testing.T) {
+	gr := v1alpha1.RestoreGroupVersionKind.GroupVersion().WithResource("restores").GroupResource()
+	cases := map[string]struct {
+		reason string
+		err    error
+		want   bool
+	}{
+		"TooLarge":    {"The API server's limit on a request is a refusal.", kerrors.NewRequestEntityTooLargeError("limit is 3145728"), true},
+		"Invalid":     {"A status the schema refuses is refused again.", kerrors.NewInvalid(v1alpha1.RestoreGroupVersionKind.GroupKind(), "r", nil), true},
+		"EtcdLimit":   {"etcd's limit, reported as an internal error, is a refusal.", kerrors.NewInternalError(errors.New("etcdserver: request is too large")), true},
+		"GRPCLimit":   {"So is the limit of the API server's connection to etcd.", kerrors.NewInternalError(errors.New("rpc error: code = ResourceExhausted desc = trying to send message larger than max (3145929 vs. 2097152)")), true},
+		"Conflict":    {"A conflict passes with the next read.", kerrors.NewConflict(gr, "r", errors.New("modified")), false},
+		"Internal":    {"Another internal error may pass.", kerrors.NewInternalError(errors.New("etcd leader changed")), false},
+		"Unavailable": {"An API server away may come back.", kerrors.NewServiceUnavailable("later"), false},
+		"Timeout":     {"So may a timeout.", kerrors.NewTimeoutError("slow", 1), false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := refused(fmt.Errorf("cannot update: %w", tc.err)); got != tc.want {
+				t.Errorf("%s\nrefused(%v): want %t, got %t", tc.reason, tc.err, tc.want, got)
+			}
 		})
 	}
 }

@@ -374,9 +374,9 @@ const reasonNotRecorded xpv2.ConditionReason = "ResultNotRecorded"
 // or a value its schema does not allow.
 func refused(err error) bool {
 	return kerrors.IsRequestEntityTooLargeError(err) || kerrors.IsInvalid(err) || kerrors.IsBadRequest(err) ||
-		// etcd's own limit, which the API server reports as an
+		// etcd's own limits, which the API server reports as an
 		// internal error.
-		kerrors.IsInternalError(err) && strings.Contains(err.Error(), "request is too large")
+		kerrors.IsInternalError(err) && (strings.Contains(err.Error(), "request is too large") || strings.Contains(err.Error(), "larger than max"))
 }
 
 // unrecorded replaces a finished restore's result, which the API server
