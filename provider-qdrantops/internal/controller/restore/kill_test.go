@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-cmp/cmp"
 
+	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
+
 	"github.com/qdrantops/qdrantops/apis/ops/v1alpha1"
 	"github.com/qdrantops/qdrantops/cluster/qdrantemu"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/manifest"
@@ -140,10 +142,9 @@ func TestProviderKilledMidRestoreResumes(t *testing.T) {
 
 	runBinary(t, bin, kc, log)
 	// The new process waits for the dead one's leader lease to expire.
-	r := waitFor(t, "killed", 60*time.Second, "Ready", ready)
-
-	if r.Status.AtProvider.Phase != v1alpha1.RestoreCompleted {
-		t.Errorf("phase: %s, want %s", r.Status.AtProvider.Phase, v1alpha1.RestoreCompleted)
+	r := waitFor(t, "killed", 60*time.Second, "Ready or Failed", func(r *v1alpha1.Restore) bool { return ready(r) || failed(r) })
+	if !ready(r) || r.Status.AtProvider.Phase != v1alpha1.RestoreCompleted {
+		t.Fatalf("the resumed restore did not complete: phase %s, Ready: %s", r.Status.AtProvider.Phase, r.GetCondition(xpv2.TypeReady).Message)
 	}
 	if got := r.Status.AtProvider.Attempts; got != 2 {
 		t.Errorf("attempts: want 2 (the first run and the resumed one), got %d", got)
