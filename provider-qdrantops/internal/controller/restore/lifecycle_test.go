@@ -120,9 +120,11 @@ func TestRestoreQueuesBehindBackupOfItsCluster(t *testing.T) {
 	p := startProvider(t)
 	defer p.stop()
 	completedBackup(t, "nightly", "products", "reviews")
-	// The backup takes a few seconds: several polls see the restore wait.
-	emu.SetSnapshotPadding("reviews", 24<<20)
-	emu.SlowStreams(8 << 20)
+	// The backup takes about eight seconds, so that the restore is seen
+	// waiting even on a loaded machine (at three seconds, a loaded CI run
+	// once saw the backup finish before the restore was first reconciled).
+	emu.SetSnapshotPadding("reviews", 16<<20)
+	emu.SlowStreams(2 << 20)
 	defer emu.SetSnapshotPadding("reviews", 0)
 	defer emu.SlowStreams(0)
 
