@@ -1,0 +1,206 @@
+// Package schedule is the tick math of a BackupSchedule: when its cron
+// schedule fires, which tick a reconcile that woke up late should still run,
+// how many it skipped, and the deterministic name of the Backup of a tick. It
+// is pure: no clock reads and no I/O, every time is passed in, so the
+// controller can requeue for the exact next tick and tests can walk across
+// DST changes and years of downtime.
+package schedule
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// maxCount bounds how many ticks Due walks to count missed ones, so that a
+// "* * * * *" schedule after a year of downtime (525,600 ticks) costs a
+// bounded reconcile. Missed stops at this value.
+const maxCount = 100000
+
+// searchLimit is how far back prevTick looks for a tick. robfig/cron gives up
+// looking forward after five years, so a schedule that fires at all fires at
+// least once in such a window.
+const searchLimit = 5 * 366 * 24 * time.Hour
+
+// ErrTimeZonePrefix is returned for a spec that carries its own time zone.
+var ErrTimeZonePrefix = errors.New("the time zone of a schedule is set by timeZone, not by a CRON_TZ= or TZ= prefix")
+
+// ErrNeverFires is returned for a spec no date satisfies, such as "0 0 30 2 *".
+var ErrNeverFires = errors.New("the schedule never fires")
+
+// ErrEveryNotSeconds is returned for an @every delay that is not a whole
+// positive number of seconds, which robfig/cron would silently round.
+var ErrEveryNotSeconds = errors.New("an @every delay must be a whole number of seconds, at least 1s")
+
+// ErrLocalTimeZone is returned for the time zone "Local", which would make
+// the ticks depend on the host the provider runs on.
+var ErrLocalTimeZone = errors.New(`the time zone "Local" depends on the provider's host: name an IANA zone such as Europe/Berlin, or leave it empty for UTC`)
+
+// A Schedule is a parsed cron schedule in its time zone. The zero Schedule is
+// not usable: build one with Parse.
+type Schedule struct {
+	cron cron.Schedule
+}
+
+// Parse parses a robfig/cron/v3 standard schedule: five fields (minute, hour,
+// day of the month, month of the year, day of the week) or a descriptor (@yearly, @monthly,
+// @weekly, @daily, @hourly, @every <duration>). timeZone is an IANA name, UTC
+// when empty. The time zone is only taken from timeZone, so that what admission
+// checks and what status shows is the whole story; a spec with a CRON_TZ= or
+// TZ= prefix is refused. @every schedules count from the previous tick in
+// absolute time and ignore the time zone.
+//
+// Across DST changes robfig/cron reads the fields as wall-clock time: a tick
+// in the hour skipped in spring does not fire that day ("30 2 * * *" in
+// Europe/Berlin has no tick on 2026-03-29), and a tick in the hour repeated
+// in autumn fires twice, an hour apart (02:30 CEST and 02:30 CET on
+// 2026-10-25). Both ticks have their own Unix time, so their Backups have
+// their own names.
+func Parse(spec, timeZone string) (Schedule, error) {
+	trimmed := strings.TrimSpace(spec)
+	if strings.HasPrefix(trimmed, "CRON_TZ=") || strings.HasPrefix(trimmed, "TZ=") {
+		return Schedule{}, fmt.Errorf("cannot parse schedule %q: %w", spec, ErrTimeZonePrefix)
+	}
+	if timeZone == "Local" {
+		return Schedule{}, fmt.Errorf("cannot load time zone %q: %w", timeZone, ErrLocalTimeZone)
+	}
+	// LoadLocation("") is UTC.
+	loc, err := time.LoadLocation(timeZone)
+	if err != nil {
+		return Schedule{}, fmt.Errorf("cannot load time zone %q: %w", timeZone, err)
+	}
+	// robfig rounds an @every delay down to whole seconds, at least one:
+	// refuse what it would change rather than run another schedule.
+	if d, ok := strings.CutPrefix(trimmed, "@every "); ok {
+		if dur, err := time.ParseDuration(strings.TrimSpace(d)); err == nil && (dur < time.Second || dur%time.Second != 0) {
+			return Schedule{}, fmt.Errorf("cannot parse schedule %q: %w", spec, ErrEveryNotSeconds)
+		}
+	}
+	c, err := cron.ParseStandard(trimmed)
+	if err != nil {
+		return Schedule{}, fmt.Errorf("cannot parse schedule %q: %w", spec, err)
+	}
+	// The parser puts schedules without a prefix in time.Local, which robfig
+	// then reads as "the zone of the time passed to Next": pin the zone.
+	if s, ok := c.(*cron.SpecSchedule); ok {
+		s.Location = loc
+	}
+	// robfig returns the zero time when it finds no tick within five years.
+	if c.Next(time.Unix(0, 0)).IsZero() {
+		return Schedule{}, fmt.Errorf("cannot parse schedule %q: %w", spec, ErrNeverFires)
+	}
+	return Schedule{cron: c}, nil
+}
+
+// Next returns the first tick strictly after after, in after's location.
+// Ticks fall on whole seconds.
+func (s Schedule) Next(after time.Time) time.Time {
+	return s.cron.Next(after)
+}
+
+// Period returns the gap between the tick at or before at and the tick after
+// it: how often the schedule fires around at. A BackupSchedule is overdue when
+// it has no successful Backup within two periods. Period is zero only when
+// the schedule has no tick within five years either side of at.
+func (s Schedule) Period(at time.Time) time.Duration {
+	if d, ok := s.cron.(cron.ConstantDelaySchedule); ok {
+		return d.Delay
+	}
+	prev := s.prevTick(at)
+	if prev.IsZero() {
+		// No tick before at: the first two ticks after it tell the period.
+		prev = s.Next(at)
+		if prev.IsZero() {
+			return 0
+		}
+	}
+	next := s.Next(prev)
+	if next.IsZero() {
+		return 0
+	}
+	return next.Sub(prev)
+}
+
+// prevTick returns the latest tick at or before at, or the zero time if there
+// is none within searchLimit. It searches back from at in windows that double in
+// length, so a dense schedule costs few steps and a sparse one few windows.
+func (s Schedule) prevTick(at time.Time) time.Time {
+	for w := time.Minute; w <= 2*searchLimit; w *= 2 {
+		var prev time.Time
+		// Next(t) > t, so the walk starts one nanosecond before the window to
+		// include a tick on its first instant.
+		for t := s.Next(at.Add(-w - time.Nanosecond)); !t.IsZero() && !t.After(at); t = s.Next(t) {
+			prev = t
+		}
+		if !prev.IsZero() {
+			return prev
+		}
+	}
+	return time.Time{}
+}
+
+// Due is what a reconcile at now should do about the ticks since the last one
+// it handled.
+type Due struct {
+	// Tick is the latest tick t with last < t <= now, zero if there is none.
+	Tick time.Time
+	// Missed counts the ticks in (last, now] that are not run: all of them
+	// when Run is false, all but Tick when Run is true. It stops at 100,000.
+	Missed int64
+	// Run is true when Tick should get a Backup: it is non-zero and no older
+	// than the starting deadline.
+	Run bool
+}
+
+// Due returns the tick to run at now, given last, the latest tick already
+// handled (or, before the first one, when the schedule was created: Due walks
+// from it). After downtime only the latest missed tick is caught up, and only
+// when now is at most startingDeadline past it; zero means no deadline. Older
+// ticks are counted in Missed.
+func (s Schedule) Due(last, now time.Time, startingDeadline time.Duration) Due {
+	var d Due
+	if !now.After(last) {
+		return d
+	}
+	tick, n := s.ticks(last, now)
+	if tick.IsZero() {
+		return d
+	}
+	d.Tick = tick
+	d.Run = startingDeadline == 0 || now.Sub(tick) <= startingDeadline
+	if d.Run {
+		n--
+	}
+	d.Missed = min(n, maxCount)
+	return d
+}
+
+// ticks returns the latest tick in (last, now] and how many ticks that
+// interval holds, counted up to one more than maxCount.
+func (s Schedule) ticks(last, now time.Time) (time.Time, int64) {
+	if c, ok := s.cron.(cron.ConstantDelaySchedule); ok {
+		// @every fires every Delay from the last tick (robfig drops the
+		// fraction of a second of the time it starts from); count without
+		// walking, however long the downtime.
+		first := c.Next(last)
+		if first.After(now) {
+			return time.Time{}, 0
+		}
+		n := int64(now.Sub(first)/c.Delay) + 1
+		return first.Add(time.Duration(n-1) * c.Delay), min(n, maxCount+1)
+	}
+	var latest time.Time
+	var n int64
+	for t := s.Next(last); !t.IsZero() && !t.After(now); t = s.Next(t) {
+		latest = t
+		n++
+		if n > maxCount {
+			// Too many to count: the latest is found searching back from now.
+			return s.prevTick(now), n
+		}
+	}
+	return latest, n
+}

@@ -1,0 +1,384 @@
+package schedule
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/robfig/cron/v3"
+)
+
+// at parses an RFC 3339 time; the tests' clock is whatever they pass in.
+func at(t *testing.T, s string) time.Time {
+	t.Helper()
+	tm, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatalf("time.Parse(%q): %v", s, err)
+	}
+	return tm
+}
+
+func mustParse(t *testing.T, spec, tz string) Schedule {
+	t.Helper()
+	s, err := Parse(spec, tz)
+	if err != nil {
+		t.Fatalf("Parse(%q, %q): %v", spec, tz, err)
+	}
+	return s
+}
+
+func TestParseErrors(t *testing.T) {
+	// What the parsers themselves say, so the test checks that the message
+	// is carried without copying it.
+	cronMessage := func(spec string) string {
+		_, err := cron.ParseStandard(spec)
+		if err == nil {
+			t.Fatalf("cron.ParseStandard(%q) accepted it", spec)
+		}
+		return err.Error()
+	}
+	zoneMessage := func(tz string) string {
+		_, err := time.LoadLocation(tz)
+		if err == nil {
+			t.Fatalf("time.LoadLocation(%q) accepted it", tz)
+		}
+		return err.Error()
+	}
+
+	type want struct {
+		err     error
+		message string
+	}
+	cases := map[string]struct {
+		reason   string
+		spec     string
+		timeZone string
+		want     want
+	}{
+		"MinuteOutOfRange": {
+			reason: "A field out of range is refused with the cron parser's message.",
+			spec:   "61 * * * *",
+			want:   want{message: cronMessage("61 * * * *")},
+		},
+		"WrongFieldCount": {
+			reason: "Only the standard five fields are accepted: a seconds field is refused.",
+			spec:   "0 0 * * * *",
+			want:   want{message: cronMessage("0 0 * * * *")},
+		},
+		"UnknownDescriptor": {
+			reason: "An unknown descriptor is refused with the cron parser's message.",
+			spec:   "@fortnightly",
+			want:   want{message: cronMessage("@fortnightly")},
+		},
+		"UnknownTimeZone": {
+			reason:   "An unknown IANA name is refused with the time package's message.",
+			spec:     "@daily",
+			timeZone: "Mars/Olympus",
+			want:     want{message: zoneMessage("Mars/Olympus")},
+		},
+		"LocalTimeZone": {
+			reason:   "Local would make ticks depend on the provider's host.",
+			spec:     "@daily",
+			timeZone: "Local",
+			want:     want{err: ErrLocalTimeZone},
+		},
+		"CronTZPrefix": {
+			reason: "The time zone comes only from timeZone, so CRON_TZ= is refused.",
+			spec:   "CRON_TZ=Europe/Berlin 0 3 * * *",
+			want:   want{err: ErrTimeZonePrefix},
+		},
+		"TZPrefix": {
+			reason: "The time zone comes only from timeZone, so TZ= is refused.",
+			spec:   " TZ=UTC 0 3 * * *",
+			want:   want{err: ErrTimeZonePrefix},
+		},
+		"NeverFires": {
+			reason: "February has no 30th: robfig would return the zero time for ever.",
+			spec:   "0 0 30 2 *",
+			want:   want{err: ErrNeverFires},
+		},
+		"EveryZero": {
+			reason: "robfig turns @every 0s into every second; refuse it.",
+			spec:   "@every 0s",
+			want:   want{err: ErrEveryNotSeconds},
+		},
+		"EveryFraction": {
+			reason: "robfig rounds @every 1500ms down to 1s; refuse it.",
+			spec:   "@every 1500ms",
+			want:   want{err: ErrEveryNotSeconds},
+		},
+		"EveryGarbage": {
+			reason: "A delay that is no duration is refused with the cron parser's message.",
+			spec:   "@every often",
+			want:   want{message: cronMessage("@every often")},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse(tc.spec, tc.timeZone)
+			if err == nil {
+				t.Fatalf("\n%s\nParse(%q, %q): want an error, got none", tc.reason, tc.spec, tc.timeZone)
+			}
+			if tc.want.err != nil {
+				if diff := cmp.Diff(tc.want.err, err, cmpopts.EquateErrors()); diff != "" {
+					t.Errorf("\n%s\nParse(%q, %q): -want error, +got error:\n%s", tc.reason, tc.spec, tc.timeZone, diff)
+				}
+			}
+			if !strings.Contains(err.Error(), tc.want.message) {
+				t.Errorf("\n%s\nParse(%q, %q): error %q does not carry %q", tc.reason, tc.spec, tc.timeZone, err, tc.want.message)
+			}
+		})
+	}
+}
+
+func TestNext(t *testing.T) {
+	cases := map[string]struct {
+		reason   string
+		spec     string
+		timeZone string
+		after    string
+		want     []string
+	}{
+		"BerlinSpringForwardSkipsTheTick": {
+			reason: "On 2026-03-29 Berlin jumps from 02:00 to 03:00: robfig reads 02:30 as wall-clock time, finds no such time that day and fires next on the 30th.",
+			spec:   "30 2 * * *", timeZone: "Europe/Berlin",
+			after: "2026-03-28T12:00:00Z",
+			want:  []string{"2026-03-30T02:30:00+02:00", "2026-03-31T02:30:00+02:00"},
+		},
+		"BerlinFallBackFiresTwice": {
+			reason: "On 2026-10-25 Berlin repeats 02:00-03:00: robfig fires 02:30 in both, an hour apart.",
+			spec:   "30 2 * * *", timeZone: "Europe/Berlin",
+			after: "2026-10-24T12:00:00Z",
+			want:  []string{"2026-10-25T02:30:00+02:00", "2026-10-25T02:30:00+01:00", "2026-10-26T02:30:00+01:00"},
+		},
+		"NewYorkSpringForwardSkipsTheTick": {
+			reason: "On 2026-03-08 New York jumps from 02:00 to 03:00: no 02:30 that day.",
+			spec:   "30 2 * * *", timeZone: "America/New_York",
+			after: "2026-03-07T12:00:00Z",
+			want:  []string{"2026-03-09T02:30:00-04:00", "2026-03-10T02:30:00-04:00"},
+		},
+		"NewYorkFallBackFiresTwice": {
+			reason: "On 2026-11-01 New York repeats 01:00-02:00: 01:30 fires in EDT and again in EST.",
+			spec:   "30 1 * * *", timeZone: "America/New_York",
+			after: "2026-10-31T12:00:00Z",
+			want:  []string{"2026-11-01T01:30:00-04:00", "2026-11-01T01:30:00-05:00", "2026-11-02T01:30:00-05:00"},
+		},
+		"HourlyAcrossBerlinSpringForward": {
+			reason: "Hourly ticks stay an hour apart in absolute time across the skipped hour.",
+			spec:   "0 * * * *", timeZone: "Europe/Berlin",
+			after: "2026-03-28T23:30:00Z",
+			want:  []string{"2026-03-29T01:00:00+01:00", "2026-03-29T03:00:00+02:00", "2026-03-29T04:00:00+02:00"},
+		},
+		"DailyInBerlin": {
+			reason: "@daily is midnight in the schedule's zone, 23 hours apart on the spring-forward day.",
+			spec:   "@daily", timeZone: "Europe/Berlin",
+			after: "2026-03-28T12:00:00Z",
+			want:  []string{"2026-03-29T00:00:00+01:00", "2026-03-30T00:00:00+02:00", "2026-03-31T00:00:00+02:00"},
+		},
+		"DailyInUTCByDefault": {
+			reason: "An empty time zone is UTC, whatever the host's zone.",
+			spec:   "@daily",
+			after:  "2026-03-28T12:00:00+01:00",
+			want:   []string{"2026-03-29T00:00:00Z"},
+		},
+		"EveryNinetyMinutesAcrossDST": {
+			reason: "@every counts absolute time from the previous tick: the skipped Berlin hour changes nothing.",
+			spec:   "@every 90m", timeZone: "Europe/Berlin",
+			after: "2026-03-29T00:00:00Z",
+			want:  []string{"2026-03-29T01:30:00Z", "2026-03-29T03:00:00Z", "2026-03-29T04:30:00Z"},
+		},
+		"EveryDropsTheFraction": {
+			reason: "@every starts from the whole second before after, so ticks fall on whole seconds.",
+			spec:   "@every 6h",
+			after:  "2026-01-01T00:00:00.75Z",
+			want:   []string{"2026-01-01T06:00:00Z", "2026-01-01T12:00:00Z"},
+		},
+		"ThirtyFirstSkipsShortMonths": {
+			reason: "0 0 31 * * only fires in months with a 31st: April, June, September skipped.",
+			spec:   "0 0 31 * *",
+			after:  "2026-03-31T00:00:00Z",
+			want:   []string{"2026-05-31T00:00:00Z", "2026-07-31T00:00:00Z", "2026-08-31T00:00:00Z", "2026-10-31T00:00:00Z"},
+		},
+		"LeapDay": {
+			reason: "0 0 29 2 * fires on leap days only.",
+			spec:   "0 0 29 2 *",
+			after:  "2024-02-29T00:00:00Z",
+			want:   []string{"2028-02-29T00:00:00Z", "2032-02-29T00:00:00Z"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			s := mustParse(t, tc.spec, tc.timeZone)
+			want := make([]time.Time, 0, len(tc.want))
+			for _, w := range tc.want {
+				want = append(want, at(t, w))
+			}
+			got := make([]time.Time, 0, len(tc.want))
+			for tm := at(t, tc.after); len(got) < len(tc.want); {
+				tm = s.Next(tm)
+				got = append(got, tm)
+			}
+			// Instants are compared, not locations.
+			if diff := cmp.Diff(want, got, cmpopts.EquateApproxTime(0)); diff != "" {
+				t.Errorf("\n%s\nNext from %s: -want, +got:\n%s", tc.reason, tc.after, diff)
+			}
+		})
+	}
+}
+
+func TestPeriod(t *testing.T) {
+	cases := map[string]struct {
+		reason   string
+		spec     string
+		timeZone string
+		at       string
+		want     time.Duration
+	}{
+		"EverySixHoursCron": {
+			reason: "0 */6 * * * fires every six hours.",
+			spec:   "0 */6 * * *",
+			at:     "2026-05-04T13:17:00Z",
+			want:   6 * time.Hour,
+		},
+		"EverySixHoursDescriptor": {
+			reason: "@every 6h is its delay.",
+			spec:   "@every 6h",
+			at:     "2026-05-04T13:17:00Z",
+			want:   6 * time.Hour,
+		},
+		"UnevenBeforeTick": {
+			reason: "Between 00:00 and 06:00 the gap is the one from 00:00 to 06:00.",
+			spec:   "0 0,6 * * *",
+			at:     "2026-05-04T05:59:59Z",
+			want:   6 * time.Hour,
+		},
+		"UnevenAtTick": {
+			reason: "At a tick the period starts at that tick: 06:00 to the next 00:00.",
+			spec:   "0 0,6 * * *",
+			at:     "2026-05-04T06:00:00Z",
+			want:   18 * time.Hour,
+		},
+		"DailyOnSpringForward": {
+			reason: "The Berlin day of 2026-03-29 has 23 hours.",
+			spec:   "@daily", timeZone: "Europe/Berlin",
+			at: "2026-03-29T12:00:00+02:00",
+			want: 23 * time.Hour,
+		},
+		"ThirtyFirstAcrossApril": {
+			reason: "From March 31st to May 31st: 61 days.",
+			spec:   "0 0 31 * *",
+			at:     "2026-04-15T00:00:00Z",
+			want:   61 * 24 * time.Hour,
+		},
+		"LeapDay": {
+			reason: "Far from a tick: from the last leap day to the next, 1461 days.",
+			spec:   "0 0 29 2 *",
+			at:     "2027-01-01T00:00:00Z",
+			want:   1461 * 24 * time.Hour,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got := mustParse(t, tc.spec, tc.timeZone).Period(at(t, tc.at))
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("\n%s\nPeriod(%s): -want, +got:\n%s", tc.reason, tc.at, diff)
+			}
+		})
+	}
+}
+
+func TestDue(t *testing.T) {
+	type args struct {
+		spec     string
+		timeZone string
+		last     string
+		now      string
+		deadline time.Duration
+	}
+	type want struct {
+		tick   string
+		missed int64
+		run    bool
+	}
+	cases := map[string]struct {
+		reason string
+		args   args
+		want   want
+	}{
+		"NothingDue": {
+			reason: "The last tick was handled and the next is still ahead.",
+			args:   args{spec: "0 * * * *", last: "2026-05-04T13:00:00Z", now: "2026-05-04T13:59:59Z", deadline: time.Minute},
+			want:   want{},
+		},
+		"NowIsLast": {
+			reason: "A tick that was handled is not due again.",
+			args:   args{spec: "0 * * * *", last: "2026-05-04T13:00:00Z", now: "2026-05-04T13:00:00Z"},
+			want:   want{},
+		},
+		"OnTime": {
+			reason: "The reconcile that wakes at the tick runs it and missed nothing.",
+			args:   args{spec: "0 * * * *", last: "2026-05-04T13:00:00Z", now: "2026-05-04T14:00:00.2Z", deadline: time.Minute},
+			want:   want{tick: "2026-05-04T14:00:00Z", run: true},
+		},
+		"DowntimeWithinDeadline": {
+			reason: "After ten hours down one catch-up runs, the latest tick, and nine ticks are missed.",
+			args:   args{spec: "0 * * * *", last: "2026-05-04T03:00:00Z", now: "2026-05-04T13:10:00Z", deadline: 15 * time.Minute},
+			want:   want{tick: "2026-05-04T13:00:00Z", missed: 9, run: true},
+		},
+		"DowntimePastDeadline": {
+			reason: "Past the deadline nothing runs and all ten ticks are missed.",
+			args:   args{spec: "0 * * * *", last: "2026-05-04T03:00:00Z", now: "2026-05-04T13:20:00Z", deadline: 15 * time.Minute},
+			want:   want{tick: "2026-05-04T13:00:00Z", missed: 10},
+		},
+		"DeadlineIsInclusive": {
+			reason: "A reconcile exactly at the deadline still runs the tick.",
+			args:   args{spec: "0 * * * *", last: "2026-05-04T12:00:00Z", now: "2026-05-04T13:15:00Z", deadline: 15 * time.Minute},
+			want:   want{tick: "2026-05-04T13:00:00Z", run: true},
+		},
+		"NoDeadline": {
+			reason: "A zero deadline catches up however late.",
+			args:   args{spec: "@daily", timeZone: "Europe/Berlin", last: "2026-03-01T00:00:00+01:00", now: "2026-03-31T23:00:00+02:00"},
+			want:   want{tick: "2026-03-31T00:00:00+02:00", missed: 29, run: true},
+		},
+		"EveryAfterDowntime": {
+			reason: "@every counts from the last tick: ticks at 01:30, 03:00, 04:30 and 06:00; 06:00 runs.",
+			args:   args{spec: "@every 90m", last: "2026-03-29T00:00:00Z", now: "2026-03-29T06:05:00Z", deadline: 10 * time.Minute},
+			want:   want{tick: "2026-03-29T06:00:00Z", missed: 3, run: true},
+		},
+		"EveryNothingDue": {
+			reason: "@every: the next tick is still ahead.",
+			args:   args{spec: "@every 90m", last: "2026-03-29T00:00:00Z", now: "2026-03-29T01:29:59Z", deadline: 10 * time.Minute},
+			want:   want{},
+		},
+		"FallBackRepeatedHour": {
+			reason: "Down across the Berlin fall-back: both 02:30 ticks are in the window; the CET one runs, the CEST one is missed.",
+			args:   args{spec: "30 2 * * *", timeZone: "Europe/Berlin", last: "2026-10-24T02:30:00+02:00", now: "2026-10-25T02:31:00+01:00", deadline: 5 * time.Minute},
+			want:   want{tick: "2026-10-25T02:30:00+01:00", missed: 1, run: true},
+		},
+		"EveryMinuteAfterAYear": {
+			reason: "A year of minutely ticks is not walked to the end: Missed stops at 100,000 and the latest tick is still found.",
+			args:   args{spec: "* * * * *", last: "2025-05-04T13:00:00Z", now: "2026-05-04T13:00:30Z", deadline: time.Minute},
+			want:   want{tick: "2026-05-04T13:00:00Z", missed: maxCount, run: true},
+		},
+		"EverySecondAfterAYear": {
+			reason: "@every 1s over a year is counted exactly, then capped.",
+			args:   args{spec: "@every 1s", last: "2025-05-04T13:00:00Z", now: "2026-05-04T13:00:00.5Z", deadline: time.Minute},
+			want:   want{tick: "2026-05-04T13:00:00Z", missed: maxCount, run: true},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			s := mustParse(t, tc.args.spec, tc.args.timeZone)
+			got := s.Due(at(t, tc.args.last), at(t, tc.args.now), tc.args.deadline)
+			want := Due{Missed: tc.want.missed, Run: tc.want.run}
+			if tc.want.tick != "" {
+				want.Tick = at(t, tc.want.tick)
+			}
+			if diff := cmp.Diff(want, got, cmpopts.EquateApproxTime(0)); diff != "" {
+				t.Errorf("\n%s\nDue(...): -want, +got:\n%s", tc.reason, diff)
+			}
+		})
+	}
+}
