@@ -409,8 +409,8 @@ var locations = func() []*time.Location {
 
 var base = time.Date(2026, 12, 28, 0, 0, 0, 0, time.UTC)
 
-// randomBackup returns a backup named name at a random time within about 80
-// days of base, Completed, Failed or running.
+// randomBackup returns a backup named name at ts, Completed (most often),
+// Failed or running.
 func randomBackup(r *rand.Rand, name string, ts time.Time) Backup {
 	b := Backup{Name: name, Time: ts}
 	switch r.Intn(6) {
@@ -423,6 +423,7 @@ func randomBackup(r *rand.Rand, name string, ts time.Time) Backup {
 	return b
 }
 
+// randomTime returns a time within 40 days either side of base.
 func randomTime(r *rand.Rand) time.Time {
 	// Quarter-hour steps make equal times, and so the name tie-break, common.
 	return base.Add(time.Duration(r.Intn(80*24*4)-40*24*4) * 15 * time.Minute)
@@ -450,6 +451,12 @@ func (scenario) Generate(r *rand.Rand, size int) reflect.Value {
 	return reflect.ValueOf(s)
 }
 
+// isNewer is the documented order of Prune, written again here so that the
+// properties do not trust the code they check: later Time, then greater name.
+func isNewer(a, b Backup) bool {
+	return a.Time.After(b.Time) || (a.Time.Equal(b.Time) && a.Name > b.Name)
+}
+
 // newestCompleted returns the name of the newest Completed backup, by Time and
 // then by name, as Prune orders them.
 func newestCompleted(bs []Backup) (string, bool) {
@@ -459,7 +466,7 @@ func newestCompleted(bs []Backup) (string, bool) {
 		if !b.Completed {
 			continue
 		}
-		if newest == nil || b.Time.After(newest.Time) || (b.Time.Equal(newest.Time) && b.Name > newest.Name) {
+		if newest == nil || isNewer(*b, *newest) {
 			newest = b
 		}
 	}
@@ -535,6 +542,35 @@ func TestPruneProperties(t *testing.T) {
 				prune, _ := Prune(s.Backups, s.Policy, s.Now, s.Loc)
 				for _, b := range s.Backups {
 					if !b.Completed && !b.Failed && slices.Contains(prune, b.Name) {
+						return false
+					}
+				}
+				return true
+			},
+		},
+		"NewestFailedIsNeverPruned": {
+			reason: "The newest Failed backup is kept so that users can read why backups fail.",
+			prop: func(s scenario) bool {
+				prune, _ := Prune(s.Backups, s.Policy, s.Now, s.Loc)
+				var newest *Backup
+				for i := range s.Backups {
+					b := &s.Backups[i]
+					if b.Failed && (newest == nil || isNewer(*b, *newest)) {
+						newest = b
+					}
+				}
+				return newest == nil || !slices.Contains(prune, newest.Name)
+			},
+		},
+		"FailedPrunedOnlyWhenSuperseded": {
+			reason: "A Failed backup with no later Completed one is evidence the schedule fails now and must stay.",
+			prop: func(s scenario) bool {
+				prune, _ := Prune(s.Backups, s.Policy, s.Now, s.Loc)
+				for _, f := range s.Backups {
+					if !f.Failed || !slices.Contains(prune, f.Name) {
+						continue
+					}
+					if !slices.ContainsFunc(s.Backups, func(c Backup) bool { return c.Completed && c.Time.After(f.Time) }) {
 						return false
 					}
 				}
