@@ -162,9 +162,6 @@ type Due struct {
 // ticks are counted in Missed.
 func (s Schedule) Due(last, now time.Time, startingDeadline time.Duration) Due {
 	var d Due
-	if !now.After(last) {
-		return d
-	}
 	tick, n := s.ticks(last, now)
 	if tick.IsZero() {
 		return d

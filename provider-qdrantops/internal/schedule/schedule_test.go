@@ -362,6 +362,11 @@ func TestDue(t *testing.T) {
 			args:   args{spec: "* * * * *", last: "2025-05-04T13:00:00Z", now: "2026-05-04T13:00:30Z", deadline: time.Minute},
 			want:   want{tick: "2026-05-04T13:00:00Z", missed: maxCount, run: true},
 		},
+		"EveryMinuteAfterAYearPastDeadline": {
+			reason: "Missed stops at 100,000 also when the latest tick is not run.",
+			args:   args{spec: "* * * * *", last: "2025-05-04T13:00:00Z", now: "2026-05-04T13:02:30Z", deadline: 10 * time.Second},
+			want:   want{tick: "2026-05-04T13:02:00Z", missed: maxCount},
+		},
 		"EverySecondAfterAYear": {
 			reason: "@every 1s over a year is counted exactly, then capped.",
 			args:   args{spec: "@every 1s", last: "2025-05-04T13:00:00Z", now: "2026-05-04T13:00:00.5Z", deadline: time.Minute},
@@ -380,5 +385,32 @@ func TestDue(t *testing.T) {
 				t.Errorf("\n%s\nDue(...): -want, +got:\n%s", tc.reason, diff)
 			}
 		})
+	}
+}
+
+// countingCron counts the ticks a Schedule asks robfig for.
+type countingCron struct {
+	cron.Schedule
+	calls int
+}
+
+func (c *countingCron) Next(t time.Time) time.Time {
+	c.calls++
+	return c.Schedule.Next(t)
+}
+
+func TestDueIsBounded(t *testing.T) {
+	// A "* * * * *" schedule down for a year has 525,600 ticks to count; a
+	// reconcile walks at most maxCount of them (and a few to find the latest
+	// tick), so its cost does not grow with the downtime.
+	s := mustParse(t, "* * * * *", "")
+	c := &countingCron{Schedule: s.cron}
+	s.cron = c
+	got := s.Due(at(t, "2025-05-04T13:00:00Z"), at(t, "2026-05-04T13:00:30Z"), time.Minute)
+	if want := at(t, "2026-05-04T13:00:00Z"); !got.Tick.Equal(want) {
+		t.Errorf("Due(...).Tick: want %s, got %s", want, got.Tick)
+	}
+	if limit := maxCount + 10; c.calls > limit {
+		t.Errorf("Due(...) asked for %d ticks, want at most %d", c.calls, limit)
 	}
 }
