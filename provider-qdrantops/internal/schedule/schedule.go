@@ -96,26 +96,25 @@ func Parse(spec, timeZone string) (Schedule, error) {
 }
 
 // Next returns the first tick strictly after after, in after's location.
-// Ticks fall on whole seconds.
+// Ticks fall on whole seconds. It is the zero time when robfig finds no tick
+// within five years (a leap-day schedule after 2096): the caller then has no
+// tick to wait for.
 func (s Schedule) Next(after time.Time) time.Time {
 	return s.cron.Next(after)
 }
 
 // Period returns the gap between the tick at or before at and the tick after
 // it: how often the schedule fires around at. A BackupSchedule is overdue when
-// it has no successful Backup within two periods. Period is zero only when
-// the schedule has no tick within five years either side of at.
+// it has no successful Backup within two periods. Period is zero when robfig
+// finds no tick within five years either side of at (a leap-day schedule
+// around 2100, which is no leap year).
 func (s Schedule) Period(at time.Time) time.Duration {
 	if d, ok := s.cron.(cron.ConstantDelaySchedule); ok {
 		return d.Delay
 	}
 	prev := s.prevTick(at)
 	if prev.IsZero() {
-		// No tick before at: the first two ticks after it tell the period.
-		prev = s.Next(at)
-		if prev.IsZero() {
-			return 0
-		}
+		return 0
 	}
 	next := s.Next(prev)
 	if next.IsZero() {

@@ -1,8 +1,11 @@
 package schedule
 
 import (
+	"math/rand"
+	"reflect"
 	"strings"
 	"testing"
+	"testing/quick"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -201,6 +204,12 @@ func TestNext(t *testing.T) {
 			after:  "2026-03-31T00:00:00Z",
 			want:   []string{"2026-05-31T00:00:00Z", "2026-07-31T00:00:00Z", "2026-08-31T00:00:00Z", "2026-10-31T00:00:00Z"},
 		},
+		"NoLeapDayIn2100": {
+			reason: "After 2096-02-29 the next leap day is 2104-02-29, beyond robfig's five-year search: Next is the zero time.",
+			spec:   "0 0 29 2 *",
+			after:  "2096-02-29T00:00:00Z",
+			want:   []string{"0001-01-01T00:00:00Z"},
+		},
 		"LeapDay": {
 			reason: "0 0 29 2 * fires on leap days only.",
 			spec:   "0 0 29 2 *",
@@ -260,6 +269,12 @@ func TestPeriod(t *testing.T) {
 			at:     "2026-05-04T06:00:00Z",
 			want:   18 * time.Hour,
 		},
+		"BurstBeforeAGap": {
+			reason: "After a burst of ticks, every minute of 03:00-03:59, the period starts at the burst's last tick, 03:59.",
+			spec:   "* 3 * * *",
+			at:     "2026-05-04T05:00:00Z",
+			want:   23*time.Hour + time.Minute,
+		},
 		"DailyOnSpringForward": {
 			reason: "The Berlin day of 2026-03-29 has 23 hours.",
 			spec:   "@daily", timeZone: "Europe/Berlin",
@@ -271,6 +286,12 @@ func TestPeriod(t *testing.T) {
 			spec:   "0 0 31 * *",
 			at:     "2026-04-15T00:00:00Z",
 			want:   61 * 24 * time.Hour,
+		},
+		"NoTickWithinFiveYears": {
+			reason: "2100 is no leap year: after 2096-02-29 robfig finds no tick within five years, so there is no period.",
+			spec:   "0 0 29 2 *",
+			at:     "2100-03-01T00:00:00Z",
+			want:   0,
 		},
 		"LeapDay": {
 			reason: "Far from a tick: from the last leap day to the next, 1461 days.",
@@ -412,5 +433,75 @@ func TestDueIsBounded(t *testing.T) {
 	}
 	if limit := maxCount + 10; c.calls > limit {
 		t.Errorf("Due(...) asked for %d ticks, want at most %d", c.calls, limit)
+	}
+}
+
+// dueInput is a schedule, a window (last, now] of up to 40 days around the
+// 2026 DST changes, and a starting deadline.
+type dueInput struct {
+	Spec, TimeZone string
+	Last, Now      time.Time
+	Deadline       time.Duration
+}
+
+func (dueInput) Generate(r *rand.Rand, _ int) reflect.Value {
+	specs := []struct{ spec, tz string }{
+		{"*/7 * * * *", ""},
+		{"30 2 * * *", "Europe/Berlin"},
+		{"30 1 * * *", "America/New_York"},
+		{"0 */6 * * *", "America/New_York"},
+		{"@daily", "Europe/Berlin"},
+		{"0 0 31 * *", ""},
+		{"@every 90m", ""},
+		{"@every 37s", ""},
+		{"* 3 * * *", "Europe/Berlin"},
+	}
+	deadlines := []time.Duration{0, time.Second, time.Minute, time.Hour, 24 * time.Hour}
+	sp := specs[r.Intn(len(specs))]
+	// From 2026-02-15, so March and November changes fall in many windows;
+	// nanoseconds, so windows start and end off whole seconds too.
+	last := time.Unix(1771113600, 0).Add(time.Duration(r.Int63n(int64(270 * 24 * time.Hour))))
+	now := last.Add(time.Duration(r.Int63n(int64(40 * 24 * time.Hour))))
+	return reflect.ValueOf(dueInput{Spec: sp.spec, TimeZone: sp.tz, Last: last, Now: now, Deadline: deadlines[r.Intn(len(deadlines))]})
+}
+
+func TestDueProperties(t *testing.T) {
+	// Due and Period agree with walking every tick of (last, now] with Next:
+	// the latest one is the Tick, the others are missed, and Period at now is
+	// the gap from that tick to the next. This covers @every, which Due counts
+	// without walking, and the backward search Period uses.
+	agree := func(in dueInput) bool {
+		s, err := Parse(in.Spec, in.TimeZone)
+		if err != nil {
+			t.Fatalf("Parse(%q, %q): %v", in.Spec, in.TimeZone, err)
+		}
+		var ticks []time.Time
+		for tm := s.Next(in.Last); !tm.After(in.Now); tm = s.Next(tm) {
+			ticks = append(ticks, tm)
+		}
+		var want Due
+		if len(ticks) > 0 {
+			want.Tick = ticks[len(ticks)-1]
+			want.Run = in.Deadline == 0 || in.Now.Sub(want.Tick) <= in.Deadline
+			want.Missed = int64(len(ticks))
+			if want.Run {
+				want.Missed--
+			}
+		}
+		got := s.Due(in.Last, in.Now, in.Deadline)
+		if diff := cmp.Diff(want, got, cmpopts.EquateApproxTime(0)); diff != "" {
+			t.Logf("Due(%s, %s, %s) for %q in %q: -want, +got:\n%s", in.Last, in.Now, in.Deadline, in.Spec, in.TimeZone, diff)
+			return false
+		}
+		if len(ticks) > 0 {
+			if want, got := s.Next(want.Tick).Sub(want.Tick), s.Period(in.Now); got != want {
+				t.Logf("Period(%s) for %q in %q: want %s, got %s", in.Now, in.Spec, in.TimeZone, want, got)
+				return false
+			}
+		}
+		return true
+	}
+	if err := quick.Check(agree, &quick.Config{MaxCount: 300}); err != nil {
+		t.Errorf("Due and Period must agree with a walk over every tick: %v", err)
 	}
 }
