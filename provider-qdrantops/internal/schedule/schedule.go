@@ -46,8 +46,8 @@ type Schedule struct {
 }
 
 // Parse parses a robfig/cron/v3 standard schedule: five fields (minute, hour,
-// day of the month, month of the year, day of the week) or a descriptor (@yearly, @monthly,
-// @weekly, @daily, @hourly, @every <duration>). timeZone is an IANA name, UTC
+// day of the month, month of the year, day of the week) or a descriptor
+// (@yearly, @monthly, @weekly, @daily, @hourly, @every <duration>). timeZone is an IANA name, UTC
 // when empty. The time zone is only taken from timeZone, so that what admission
 // checks and what status shows is the whole story; a spec with a CRON_TZ= or
 // TZ= prefix is refused. @every schedules count from the previous tick in
