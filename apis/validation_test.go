@@ -397,6 +397,31 @@ spec:
     backupRef: {name: b}`,
 			want: "exactly one of targetClusterRef or targetConnection must be set",
 		},
+		"ScheduleFourFields": {
+			reason: "A cron schedule has five fields; a descriptor starts with @.",
+			doc:    strings.Replace(schedule("fourfields", "      clusterRef: {name: search}\n      storage: {s3: {bucket: qdrant-backups}}\n"), `"@daily"`, `"0 2 * *"`, 1),
+			want:   "schedule must be five cron fields",
+		},
+		"ScheduleUnknownDescriptor": {
+			reason: "Only robfig/cron's descriptors are schedules.",
+			doc:    strings.Replace(schedule("descriptor", "      clusterRef: {name: search}\n      storage: {s3: {bucket: qdrant-backups}}\n"), `"@daily"`, `"@fortnightly"`, 1),
+			want:   "schedule must be five cron fields",
+		},
+		"ScheduleTimeZonePrefix": {
+			reason: "The time zone is set in timeZone, so that status and admission agree on it.",
+			doc:    strings.Replace(schedule("tzprefix", "      clusterRef: {name: search}\n      storage: {s3: {bucket: qdrant-backups}}\n"), `"@daily"`, `"TZ=Europe/Berlin 0 2 * * *"`, 1),
+			want:   "set the schedule's time zone in timeZone",
+		},
+		"ScheduleTimeZoneLocal": {
+			reason: "Local would make ticks depend on the provider's host.",
+			doc:    strings.Replace(schedule("tzlocal", "      clusterRef: {name: search}\n      storage: {s3: {bucket: qdrant-backups}}\n"), `"@daily"`, "\"@daily\"\n    timeZone: Local", 1),
+			want:   "timeZone must name a zone",
+		},
+		"ScheduleTimeZonePath": {
+			reason: "A time zone is an IANA name, never a path.",
+			doc:    strings.Replace(schedule("tzpath", "      clusterRef: {name: search}\n      storage: {s3: {bucket: qdrant-backups}}\n"), `"@daily"`, "\"@daily\"\n    timeZone: ../zone", 1),
+			want:   "spec.forProvider.timeZone in body should match",
+		},
 		"ScheduleNegativeRetention": {
 			reason: "Retention counts cannot be negative.",
 			doc: `
@@ -755,6 +780,14 @@ func TestCreateIsAccepted(t *testing.T) {
 		"ScheduleLongestName": {
 			reason: "A schedule name of 52 characters leaves room for its Backups' suffix.",
 			doc:    schedule(label(52), "      clusterRef: {name: search}\n      storage: {s3: {bucket: qdrant-backups}}\n"),
+		},
+		"ScheduleCronAndZone": {
+			reason: "Five fields with ranges, steps, lists and names, in a zone whose name has three parts.",
+			doc:    strings.Replace(schedule("cronzone", "      clusterRef: {name: search}\n      storage: {s3: {bucket: qdrant-backups}}\n"), `"@daily"`, "\"*/15 2-4 1,15 * MON-FRI\"\n    timeZone: America/Argentina/Buenos_Aires", 1),
+		},
+		"ScheduleEveryInZone": {
+			reason: "An @every descriptor, and a zone with a sign and a digit.",
+			doc:    strings.Replace(schedule("everyzone", "      clusterRef: {name: search}\n      storage: {s3: {bucket: qdrant-backups}}\n"), `"@daily"`, "\"@every 1h30m\"\n    timeZone: Etc/GMT+2", 1),
 		},
 		"RestoreFromS3Path": {
 			reason: "A raw S3 path naming the manifest itself, with dotted segments, is valid.",

@@ -126,12 +126,36 @@ func TestXRLimitsFitTheBackupSchedule(t *testing.T) {
 		},
 		"ScheduleAtLimit": {
 			reason: "128 characters of schedule, the BackupSchedule's limit.",
-			backup: `{schedule: "` + s("1", 128) + `", bucket: {name: shared-backups}}`,
+			backup: `{schedule: "` + s("1", 120) + ` * * * *", bucket: {name: shared-backups}}`,
 		},
 		"ScheduleTooLong": {
 			reason: "129 characters of schedule.",
-			backup: `{schedule: "` + s("1", 129) + `", bucket: {name: shared-backups}}`,
+			backup: `{schedule: "` + s("1", 121) + ` * * * *", bucket: {name: shared-backups}}`,
 			wantXR: "spec.backup.schedule: Too long",
+		},
+		"ScheduleEvery": {
+			reason: "An @every descriptor is a schedule.",
+			backup: `{schedule: "@every 6h", timeZone: "America/New_York", bucket: {name: shared-backups}}`,
+		},
+		"ScheduleFourFields": {
+			reason: "A cron schedule has five fields, as the BackupSchedule requires.",
+			backup: `{schedule: "0 2 * *", bucket: {name: shared-backups}}`,
+			wantXR: "schedule must be five cron fields",
+		},
+		"ScheduleWithTimeZone": {
+			reason: "The time zone goes in timeZone, as the BackupSchedule requires.",
+			backup: `{schedule: "CRON_TZ=Europe/Berlin 0 2 * * *", bucket: {name: shared-backups}}`,
+			wantXR: "set the schedule's time zone in timeZone",
+		},
+		"TimeZoneLocal": {
+			reason: "Local is the provider host's zone, not a zone: the BackupSchedule refuses it.",
+			backup: `{schedule: "@daily", timeZone: Local, bucket: {name: shared-backups}}`,
+			wantXR: "timeZone must name a zone",
+		},
+		"TimeZoneNotAName": {
+			reason: "A time zone is an IANA name, never a path.",
+			backup: `{schedule: "@daily", timeZone: "../etc/zone", bucket: {name: shared-backups}}`,
+			wantXR: "spec.backup.timeZone in body should match",
 		},
 		"TimeZoneAtLimit": {
 			reason: "64 characters of time zone, the BackupSchedule's limit.",

@@ -45,15 +45,21 @@ type RetentionPolicy struct {
 
 // BackupScheduleParameters are the configurable fields of a BackupSchedule.
 type BackupScheduleParameters struct {
-	// Schedule in cron format (five fields, or a descriptor such as @daily).
+	// Schedule in cron format: five fields (minute hour day-of-month month
+	// day-of-week), or a descriptor (@yearly, @monthly, @weekly, @daily,
+	// @hourly, @every 6h). The time zone is set in timeZone, never here.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('CRON_TZ=') && !self.startsWith('TZ=')",message="set the schedule's time zone in timeZone, not in the schedule"
+	// +kubebuilder:validation:XValidation:rule=`self.matches(r'^@(yearly|annually|monthly|weekly|daily|midnight|hourly)$') || self.matches(r'^@every [0-9][0-9.a-zµ]*$') || self.matches(r'^[^@\s]\S*(\s+\S+){4}$')`,message="schedule must be five cron fields (minute hour day-of-month month day-of-week) or a descriptor such as @daily or @every 6h"
 	Schedule string `json:"schedule"`
 
 	// TimeZone of the schedule, an IANA name such as Europe/Berlin; UTC when
-	// empty.
+	// empty. Days, weeks and months of the retention policy are counted in it.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$`
+	// +kubebuilder:validation:XValidation:rule="self != 'Local'",message="timeZone must name a zone (Local would depend on the provider's host)"
 	TimeZone string `json:"timeZone,omitempty"`
 
 	// Suspend stops new backups; retention still applies.

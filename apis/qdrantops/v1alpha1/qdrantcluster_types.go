@@ -121,14 +121,19 @@ type Metrics struct {
 // limits as that BackupSchedule's, or tighter: what the XR accepts, the
 // BackupSchedule accepts.
 type Backup struct {
-	// Schedule in cron format, for example "0 2 * * *".
+	// Schedule in cron format, for example "0 2 * * *", or a descriptor
+	// such as @daily; the time zone is set in timeZone.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('CRON_TZ=') && !self.startsWith('TZ=')",message="set the schedule's time zone in timeZone, not in the schedule"
+	// +kubebuilder:validation:XValidation:rule=`self.matches(r'^@(yearly|annually|monthly|weekly|daily|midnight|hourly)$') || self.matches(r'^@every [0-9][0-9.a-zµ]*$') || self.matches(r'^[^@\s]\S*(\s+\S+){4}$')`,message="schedule must be five cron fields (minute hour day-of-month month day-of-week) or a descriptor such as @daily or @every 6h"
 	Schedule string `json:"schedule"`
 
 	// TimeZone of the schedule, an IANA name; UTC when empty.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$`
+	// +kubebuilder:validation:XValidation:rule="self != 'Local'",message="timeZone must name a zone (Local would depend on the provider's host)"
 	TimeZone string `json:"timeZone,omitempty"`
 
 	// Retention of the scheduled backups.
