@@ -33,6 +33,7 @@ const (
 	reasonCompleted          event.Reason = "RestoreCompleted"
 	reasonFailed             event.Reason = "RestoreFailed"
 	reasonRetrying           event.Reason = "RestoreRetrying"
+	reasonStopped            event.Reason = "RestoreStopped"
 )
 
 // reasonRestoreFailed is the Ready condition's reason for a failure the use
@@ -70,8 +71,9 @@ func (e *external) Observe(ctx context.Context, cr *v1alpha1.Restore) (managed.E
 	key := string(cr.UID)
 	obs := &cr.Status.AtProvider
 	if meta.WasDeleted(cr) {
-		// Deleting a Restore never touches data: its job stops, and what
-		// it restored stays in the target.
+		// Deleting a Restore never touches data: its job stops (and says
+		// what it leaves, see cancelOnGone), and what it restored stays in
+		// the target.
 		e.runner.Cancel(key)
 		return managed.ExternalObservation{ResourceExists: false}, nil
 	}
@@ -527,3 +529,21 @@ func (e *external) Delete(_ context.Context, cr *v1alpha1.Restore) (managed.Exte
 }
 
 func (e *external) Disconnect(context.Context) error { return nil }
+
+// stoppedMessage says what a Restore deleted before it completed leaves in
+// its target: the collections it created, not verified.
+func stoppedMessage(obs *v1alpha1.RestoreObservation) string {
+	var left []string
+	for _, c := range obs.RestoredCollections {
+		if c.Created && !c.Verified {
+			left = append(left, c.Name)
+		}
+	}
+	if len(left) == 0 {
+		return "The Restore was deleted before it completed; it had created no collection in the target"
+	}
+	if len(left) > 10 {
+		left = append(left[:10], fmt.Sprintf("and %d more", len(left)-10))
+	}
+	return "The Restore was deleted before it completed: collections " + strings.Join(left, ", ") + " that it created are left in the target, not verified; delete them or restore again under another name"
+}

@@ -110,6 +110,12 @@ func TestDeletingARestoreKeepsItsData(t *testing.T) {
 		if got := count(t, target, "products"); got == -1 {
 			t.Error("deleting a running Restore deleted the collection it was restoring")
 		}
+		// Its status, which listed the collection, is gone: an Event says
+		// what was left behind.
+		evs := waitForEvents(t, "stopped", "RestoreStopped")
+		if e := evs["RestoreStopped"]; len(e) != 1 || !strings.Contains(e[0].Message, "collections products that it created are left in the target, not verified") {
+			t.Errorf("a deleted running Restore: want one RestoreStopped event naming products, got %+v", e)
+		}
 	})
 
 	t.Run("Completed", func(t *testing.T) {

@@ -129,7 +129,7 @@ func Setup(mgr ctrl.Manager, o controller.Options, d Deps) error {
 		WithOptions(o.ForControllerRuntime()).
 		WithEventFilter(resource.DesiredStateChanged()).
 		For(&v1alpha1.Restore{}).
-		Complete(ratelimiter.NewReconciler(name, &cancelOnGone{inner: r, kube: mgr.GetClient(), runner: conn.runner}, o.GlobalRateLimiter))
+		Complete(ratelimiter.NewReconciler(name, &cancelOnGone{inner: r, kube: mgr.GetClient(), runner: conn.runner, recorder: rec}, o.GlobalRateLimiter))
 }
 
 // nextLook is when a Restore is observed again: soon while its job runs,
