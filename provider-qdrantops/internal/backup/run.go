@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/backupplan"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/manifest"
 )
@@ -296,32 +298,16 @@ func (r *run) update(f func(*Status)) {
 // transfer moves every shard with bounded parallelism; the first shard that
 // fails for good stops the others.
 func (r *run) transfer(ctx context.Context, tasks []backupplan.Task) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sem := make(chan struct{}, r.req.Parallelism)
-	var wg sync.WaitGroup
-	var once sync.Once
-	var firstErr error
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.req.Parallelism)
 	for _, t := range tasks {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
+		if gctx.Err() != nil {
 			break
 		}
-		wg.Add(1)
-		go func(t backupplan.Task) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := r.safeShard(ctx, t); err != nil {
-				once.Do(func() { firstErr = err; cancel() })
-			}
-		}(t)
+		g.Go(func() error { return r.safeShard(gctx, t) })
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	return ctx.Err()
 }

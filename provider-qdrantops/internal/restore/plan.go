@@ -265,10 +265,13 @@ func CheckShardLayout(c manifest.Collection, target map[uint32]json.RawMessage) 
 	return nil
 }
 
+// dedupe keeps the first of each repeated string, in order.
 func dedupe(s []string) []string {
+	seen := map[string]bool{}
 	var out []string
-	for i, x := range s {
-		if i == 0 || x != s[i-1] {
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
 			out = append(out, x)
 		}
 	}

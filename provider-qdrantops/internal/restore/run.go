@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/backupplan"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/manifest"
 )
@@ -404,12 +406,8 @@ func (r *run) recoverShards(ctx context.Context, it Item, placement []backupplan
 			holders[s.ID] = append(holders[s.ID], rep.Peer)
 		}
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sem := make(chan struct{}, r.req.Parallelism)
-	var wg sync.WaitGroup
-	var once sync.Once
-	var firstErr error
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.req.Parallelism)
 	for _, sh := range it.Source.Shards {
 		if r.recovered(it.Target, sh.ID) {
 			r.update(func(st *Status) {
@@ -419,25 +417,13 @@ func (r *run) recoverShards(ctx context.Context, it Item, placement []backupplan
 			})
 			continue
 		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
+		if gctx.Err() != nil {
 			break
 		}
-		wg.Add(1)
-		go func(sh manifest.Shard) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := r.safeShard(ctx, it, sh, holders[sh.ID]); err != nil {
-				once.Do(func() { firstErr = err; cancel() })
-			}
-		}(sh)
+		g.Go(func() error { return r.safeShard(gctx, it, sh, holders[sh.ID]) })
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	return ctx.Err()
 }
@@ -516,7 +502,7 @@ func (r *run) shard(ctx context.Context, it Item, sh manifest.Shard, peers []uin
 	return &Error{
 		Reason: ReasonShardFailed,
 		Message: fmt.Sprintf("shard %d of collection %s (from backup collection %s) failed after %d tries: %s",
-			sh.ID, it.Target, it.Source.Name, r.req.Attempts, strings.Join(dedupeUnsorted(errs), "; ")),
+			sh.ID, it.Target, it.Source.Name, r.req.Attempts, strings.Join(dedupe(errs), "; ")),
 	}
 }
 
@@ -789,18 +775,6 @@ func cloneStatus(st Status) Status {
 	st.Collections = slices.Clone(st.Collections)
 	st.Warnings = slices.Clone(st.Warnings)
 	return st
-}
-
-func dedupeUnsorted(s []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, x := range s {
-		if !seen[x] {
-			seen[x] = true
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // IsPermanent says whether retrying the same restore cannot help.

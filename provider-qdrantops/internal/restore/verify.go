@@ -152,10 +152,7 @@ func (r *run) readSample(ctx context.Context, m manifest.Manifest, c manifest.Co
 
 func firstFew(ids []string) string {
 	sort.Strings(ids)
-	if len(ids) > 5 {
-		return strings.Join(ids[:5], ", ") + ", …"
-	}
-	return strings.Join(ids, ", ")
+	return joinFew(ids)
 }
 
 // indexSchema is the field_schema of a payload index's creation: its
