@@ -236,14 +236,14 @@ func restoreInto(t *testing.T, f *fixture, emu *qdrantemu.Cluster, mods ...func(
 // described is what a restore must bring back of a collection, as Qdrant
 // reports it.
 type described struct {
-	Points       uint64
-	Indexes      []string
-	Aliases      []string
-	NotActive    []string
-	ShardNumber  uint32
-	Vectors      string
-	Sparse       string
-	HNSW         string
+	Points      uint64
+	Indexes     []string
+	Aliases     []string
+	NotActive   []string
+	ShardNumber uint32
+	Vectors     string
+	Sparse      string
+	HNSW        string
 	// Sampled holds the vectors and payload of a few points, as Qdrant
 	// returns them, by id.
 	Sampled map[string]string
