@@ -17,6 +17,35 @@ const (
 	ConcurrencyAllow  ConcurrencyPolicy = "Allow"
 )
 
+// Labels a BackupSchedule puts on the Backups it creates. Retention reads
+// them, together with the Backup's controller reference to the schedule, to
+// find the schedule's Backups.
+const (
+	// LabelBackupSchedule names the schedule that created a Backup.
+	LabelBackupSchedule = "ops.qdrantops.io/backup-schedule"
+	// LabelScheduleTick is the Unix time, in seconds, of the tick a Backup
+	// was created for.
+	LabelScheduleTick = "ops.qdrantops.io/schedule-tick"
+)
+
+// Conditions of a BackupSchedule, besides Ready and Synced.
+const (
+	// TypeBackupOverdue is True when the schedule has had no successful
+	// Backup within two of its periods: its recovery point objective is
+	// missed.
+	TypeBackupOverdue xpv2.ConditionType = "BackupOverdue"
+
+	// ReasonNoRecentBackup: no Backup of the schedule completed within two
+	// periods.
+	ReasonNoRecentBackup xpv2.ConditionReason = "NoRecentBackup"
+	// ReasonBackupsOnSchedule: a Backup completed within two periods, or the
+	// schedule is younger than two periods.
+	ReasonBackupsOnSchedule xpv2.ConditionReason = "BackupsOnSchedule"
+	// ReasonSuspended is the Ready reason of a suspended schedule: it
+	// creates no Backups, and still prunes.
+	ReasonSuspended xpv2.ConditionReason = "Suspended"
+)
+
 // RetentionPolicy says which Completed backups a schedule keeps. A backup is
 // kept when any rule keeps it; the newest Completed backup is always kept.
 type RetentionPolicy struct {
@@ -100,9 +129,16 @@ type BackupScheduleObservation struct {
 	// +optional
 	LastSuccessfulBackupTime *metav1.Time `json:"lastSuccessfulBackupTime,omitempty"`
 
-	// NextBackupTime is the next tick.
+	// NextBackupTime is the next tick; empty while suspended.
 	// +optional
 	NextBackupTime *metav1.Time `json:"nextBackupTime,omitempty"`
+
+	// LastTickTime is the newest tick the schedule has handled: it created
+	// a Backup for it, skipped it (see missedTicks) or was suspended. Ticks
+	// are counted from it, so that a restarted provider neither repeats nor
+	// forgets one.
+	// +optional
+	LastTickTime *metav1.Time `json:"lastTickTime,omitempty"`
 
 	// ActiveBackups names the backups of this schedule that are running.
 	// +optional
@@ -146,8 +182,9 @@ type BackupScheduleStatus struct {
 // +kubebuilder:printcolumn:name="READY",type="string",JSONPath=".status.conditions[?(@.type=='Ready')].status"
 // +kubebuilder:printcolumn:name="SYNCED",type="string",JSONPath=".status.conditions[?(@.type=='Synced')].status"
 // +kubebuilder:printcolumn:name="SCHEDULE",type="string",JSONPath=".spec.forProvider.schedule"
-// +kubebuilder:printcolumn:name="SUSPEND",type="boolean",JSONPath=".spec.forProvider.suspend"
-// +kubebuilder:printcolumn:name="LAST",type="date",JSONPath=".status.atProvider.lastBackupTime"
+// +kubebuilder:printcolumn:name="SUSPENDED",type="boolean",JSONPath=".spec.forProvider.suspend"
+// +kubebuilder:printcolumn:name="LAST SUCCESS",type="date",JSONPath=".status.atProvider.lastSuccessfulBackupTime"
+// +kubebuilder:printcolumn:name="OVERDUE",type="string",JSONPath=".status.conditions[?(@.type=='BackupOverdue')].status"
 // +kubebuilder:printcolumn:name="NEXT",type="string",JSONPath=".status.atProvider.nextBackupTime"
 // +kubebuilder:printcolumn:name="AGE",type="date",JSONPath=".metadata.creationTimestamp"
 // +kubebuilder:subresource:status

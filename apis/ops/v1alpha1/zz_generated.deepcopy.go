@@ -217,6 +217,10 @@ func (in *BackupScheduleObservation) DeepCopyInto(out *BackupScheduleObservation
 		in, out := &in.NextBackupTime, &out.NextBackupTime
 		*out = (*in).DeepCopy()
 	}
+	if in.LastTickTime != nil {
+		in, out := &in.LastTickTime, &out.LastTickTime
+		*out = (*in).DeepCopy()
+	}
 	if in.ActiveBackups != nil {
 		in, out := &in.ActiveBackups, &out.ActiveBackups
 		*out = make([]string, len(*in))
