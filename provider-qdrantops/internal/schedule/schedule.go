@@ -152,6 +152,9 @@ type Due struct {
 	// Run is true when Tick should get a Backup: it is non-zero and no older
 	// than the starting deadline.
 	Run bool
+	// LatestMissed is the latest of the Missed ticks (Tick itself when Run
+	// is false), zero when Missed is 0.
+	LatestMissed time.Time
 }
 
 // Due returns the tick to run at now, given last, the latest tick already
@@ -171,7 +174,22 @@ func (s Schedule) Due(last, now time.Time, startingDeadline time.Duration) Due {
 		n--
 	}
 	d.Missed = min(n, maxCount)
+	switch {
+	case d.Missed == 0:
+	case !d.Run:
+		d.LatestMissed = tick
+	default:
+		d.LatestMissed = s.before(tick)
+	}
 	return d
+}
+
+// before returns the tick before tick, which is one.
+func (s Schedule) before(tick time.Time) time.Time {
+	if c, ok := s.cron.(cron.ConstantDelaySchedule); ok {
+		return tick.Add(-c.Delay)
+	}
+	return s.prevTick(tick.Add(-time.Nanosecond))
 }
 
 // ticks returns the latest tick in (last, now] and how many ticks that

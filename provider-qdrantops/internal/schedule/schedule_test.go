@@ -319,9 +319,10 @@ func TestDue(t *testing.T) {
 		deadline time.Duration
 	}
 	type want struct {
-		tick   string
-		missed int64
-		run    bool
+		tick         string
+		missed       int64
+		run          bool
+		latestMissed string
 	}
 	cases := map[string]struct {
 		reason string
@@ -346,12 +347,12 @@ func TestDue(t *testing.T) {
 		"DowntimeWithinDeadline": {
 			reason: "After ten hours down one catch-up runs, the latest tick, and nine ticks are missed.",
 			args:   args{spec: "0 * * * *", last: "2026-05-04T03:00:00Z", now: "2026-05-04T13:10:00Z", deadline: 15 * time.Minute},
-			want:   want{tick: "2026-05-04T13:00:00Z", missed: 9, run: true},
+			want:   want{tick: "2026-05-04T13:00:00Z", missed: 9, run: true, latestMissed: "2026-05-04T12:00:00Z"},
 		},
 		"DowntimePastDeadline": {
 			reason: "Past the deadline nothing runs and all ten ticks are missed.",
 			args:   args{spec: "0 * * * *", last: "2026-05-04T03:00:00Z", now: "2026-05-04T13:20:00Z", deadline: 15 * time.Minute},
-			want:   want{tick: "2026-05-04T13:00:00Z", missed: 10},
+			want:   want{tick: "2026-05-04T13:00:00Z", missed: 10, latestMissed: "2026-05-04T13:00:00Z"},
 		},
 		"DeadlineIsInclusive": {
 			reason: "A reconcile exactly at the deadline still runs the tick.",
@@ -361,12 +362,12 @@ func TestDue(t *testing.T) {
 		"NoDeadline": {
 			reason: "A zero deadline catches up however late.",
 			args:   args{spec: "@daily", timeZone: "Europe/Berlin", last: "2026-03-01T00:00:00+01:00", now: "2026-03-31T23:00:00+02:00"},
-			want:   want{tick: "2026-03-31T00:00:00+02:00", missed: 29, run: true},
+			want:   want{tick: "2026-03-31T00:00:00+02:00", missed: 29, run: true, latestMissed: "2026-03-30T00:00:00+02:00"},
 		},
 		"EveryAfterDowntime": {
 			reason: "@every counts from the last tick: ticks at 01:30, 03:00, 04:30 and 06:00; 06:00 runs.",
 			args:   args{spec: "@every 90m", last: "2026-03-29T00:00:00Z", now: "2026-03-29T06:05:00Z", deadline: 10 * time.Minute},
-			want:   want{tick: "2026-03-29T06:00:00Z", missed: 3, run: true},
+			want:   want{tick: "2026-03-29T06:00:00Z", missed: 3, run: true, latestMissed: "2026-03-29T04:30:00Z"},
 		},
 		"EveryNothingDue": {
 			reason: "@every: the next tick is still ahead.",
@@ -376,22 +377,22 @@ func TestDue(t *testing.T) {
 		"FallBackRepeatedHour": {
 			reason: "Down across the Berlin fall-back: both 02:30 ticks are in the window; the CET one runs, the CEST one is missed.",
 			args:   args{spec: "30 2 * * *", timeZone: "Europe/Berlin", last: "2026-10-24T02:30:00+02:00", now: "2026-10-25T02:31:00+01:00", deadline: 5 * time.Minute},
-			want:   want{tick: "2026-10-25T02:30:00+01:00", missed: 1, run: true},
+			want:   want{tick: "2026-10-25T02:30:00+01:00", missed: 1, run: true, latestMissed: "2026-10-25T02:30:00+02:00"},
 		},
 		"EveryMinuteAfterAYear": {
 			reason: "A year of minutely ticks is not walked to the end: Missed stops at 100,000 and the latest tick is still found.",
 			args:   args{spec: "* * * * *", last: "2025-05-04T13:00:00Z", now: "2026-05-04T13:00:30Z", deadline: time.Minute},
-			want:   want{tick: "2026-05-04T13:00:00Z", missed: maxCount, run: true},
+			want:   want{tick: "2026-05-04T13:00:00Z", missed: maxCount, run: true, latestMissed: "2026-05-04T12:59:00Z"},
 		},
 		"EveryMinuteAfterAYearPastDeadline": {
 			reason: "Missed stops at 100,000 also when the latest tick is not run.",
 			args:   args{spec: "* * * * *", last: "2025-05-04T13:00:00Z", now: "2026-05-04T13:02:30Z", deadline: 10 * time.Second},
-			want:   want{tick: "2026-05-04T13:02:00Z", missed: maxCount},
+			want:   want{tick: "2026-05-04T13:02:00Z", missed: maxCount, latestMissed: "2026-05-04T13:02:00Z"},
 		},
 		"EverySecondAfterAYear": {
 			reason: "@every 1s over a year is counted exactly, then capped.",
 			args:   args{spec: "@every 1s", last: "2025-05-04T13:00:00Z", now: "2026-05-04T13:00:00.5Z", deadline: time.Minute},
-			want:   want{tick: "2026-05-04T13:00:00Z", missed: maxCount, run: true},
+			want:   want{tick: "2026-05-04T13:00:00Z", missed: maxCount, run: true, latestMissed: "2026-05-04T12:59:59Z"},
 		},
 	}
 	for name, tc := range cases {
@@ -401,6 +402,9 @@ func TestDue(t *testing.T) {
 			want := Due{Missed: tc.want.missed, Run: tc.want.run}
 			if tc.want.tick != "" {
 				want.Tick = at(t, tc.want.tick)
+			}
+			if tc.want.latestMissed != "" {
+				want.LatestMissed = at(t, tc.want.latestMissed)
 			}
 			if diff := cmp.Diff(want, got, cmpopts.EquateApproxTime(0)); diff != "" {
 				t.Errorf("\n%s\nDue(...): -want, +got:\n%s", tc.reason, diff)
@@ -486,6 +490,9 @@ func TestDueProperties(t *testing.T) {
 			want.Missed = int64(len(ticks))
 			if want.Run {
 				want.Missed--
+			}
+			if want.Missed > 0 {
+				want.LatestMissed = ticks[want.Missed-1]
 			}
 		}
 		got := s.Due(in.Last, in.Now, in.Deadline)
