@@ -105,6 +105,10 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("cannot register restore metrics: %w", err)
 	}
+	sm, err := metrics.NewSchedule(ctrlmetrics.Registry)
+	if err != nil {
+		return fmt.Errorf("cannot register schedule metrics: %w", err)
+	}
 	ctx := ctrl.SetupSignalHandler()
 	o := controller.Options{
 		Logger:                  log,
@@ -117,7 +121,7 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("invalid --max-transfer-memory: %w", err)
 	}
-	d := qcontroller.Deps{Context: ctx, Metrics: m, RestoreMetrics: rm, RestoreURLTTL: *urlTTL, ShardRetryDelay: *shardRetry, Budget: budget, MaxQueueWait: *queueWait}
+	d := qcontroller.Deps{Context: ctx, Metrics: m, RestoreMetrics: rm, ScheduleMetrics: sm, RestoreURLTTL: *urlTTL, ShardRetryDelay: *shardRetry, Budget: budget, MaxQueueWait: *queueWait}
 	if *safeStart {
 		o.Gate = new(gate.Gate[schema.GroupVersionKind])
 		if err := customresourcesgate.Setup(mgr, o); err != nil {

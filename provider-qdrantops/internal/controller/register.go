@@ -13,6 +13,7 @@ import (
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/controller/backup"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/controller/config"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/controller/restore"
+	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/controller/schedule"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/jobs"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/metrics"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/s3store"
@@ -33,6 +34,8 @@ type Deps struct {
 	MaxQueueWait time.Duration
 	// RestoreMetrics are the Restore controller's; nil keeps none.
 	RestoreMetrics *metrics.Restore
+	// ScheduleMetrics are the BackupSchedule controller's; nil keeps none.
+	ScheduleMetrics *metrics.Schedule
 	// RestoreURLTTL is the lifetime of the presigned URL of each shard a
 	// restore recovers; zero means the restore use case's default.
 	RestoreURLTTL time.Duration
@@ -80,6 +83,9 @@ func setups(d Deps) []func(ctrl.Manager, controller.Options) error {
 			}
 			return restore.Setup(mgr, o, restore.Deps{Slots: slots, Metrics: d.RestoreMetrics, Context: d.Context, RetryDelay: d.ShardRetryDelay, URLTTL: d.RestoreURLTTL, Budget: b, MaxQueueWait: wait})
 		},
+		func(mgr ctrl.Manager, o controller.Options) error {
+			return schedule.Setup(mgr, o, schedule.Deps{Metrics: d.ScheduleMetrics})
+		},
 	}
 }
 
@@ -100,6 +106,6 @@ func SetupGated(mgr ctrl.Manager, o controller.Options, d Deps) error {
 		if err := Setup(mgr, o, d); err != nil {
 			mgr.GetLogger().Error(err, "cannot set up controllers")
 		}
-	}, v1alpha1.BackupGroupVersionKind, v1alpha1.RestoreGroupVersionKind, v1alpha1.ProviderConfigGroupVersionKind, v1alpha1.ClusterProviderConfigGroupVersionKind, v1alpha1.ProviderConfigUsageGroupVersionKind)
+	}, v1alpha1.BackupGroupVersionKind, v1alpha1.RestoreGroupVersionKind, v1alpha1.BackupScheduleGroupVersionKind, v1alpha1.ProviderConfigGroupVersionKind, v1alpha1.ClusterProviderConfigGroupVersionKind, v1alpha1.ProviderConfigUsageGroupVersionKind)
 	return nil
 }

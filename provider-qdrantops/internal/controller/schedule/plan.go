@@ -1,0 +1,161 @@
+package schedule
+
+import (
+	"slices"
+	"strconv"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/qdrantops/qdrantops/apis/ops/v1alpha1"
+	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/retention"
+	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/schedule"
+)
+
+// An action is what a reconcile does about the tick that is due.
+type action int
+
+const (
+	// actNone: no tick is due.
+	actNone action = iota
+	// actCreate: create the tick's Backup.
+	actCreate
+	// actAdopt: the tick's Backup exists already (a reconcile created it and
+	// could not record it): record it.
+	actAdopt
+	// actSkipRunning: concurrencyPolicy Forbid and a Backup still runs.
+	actSkipRunning
+	// actSkipLate: the tick passed its starting deadline.
+	actSkipLate
+	// actSuspended: the tick passed while suspended; it is handled silently.
+	actSuspended
+)
+
+// A plan is what one reconcile of a BackupSchedule observed and decided. It
+// is computed without I/O from the schedule, its Backups and the time, so
+// that Observe can report it and Update can carry it out.
+type plan struct {
+	due    schedule.Due
+	action action
+	// backupName is the Backup of due.Tick.
+	backupName string
+	// running names the schedule's Backups that are neither Completed nor
+	// Failed, sorted.
+	running []string
+	// prune names the Backups retention deletes, sorted.
+	prune []string
+	// kept counts the Completed Backups retention keeps.
+	kept int
+	// lastSuccess is when the newest Completed Backup completed, zero if
+	// none is known.
+	lastSuccess time.Time
+	// next is the tick after now, zero if the schedule never fires again.
+	next time.Time
+	// period is how often the schedule fires around now.
+	period time.Duration
+	// overdue is true when no Backup completed within two periods;
+	// overdueFor is then how long since the last success (or since the
+	// schedule was created).
+	overdue    bool
+	overdueFor time.Duration
+}
+
+// upToDate is true when the reconcile has nothing to do: no tick is due and
+// retention prunes nothing.
+func (p plan) upToDate() bool {
+	return p.action == actNone && len(p.prune) == 0
+}
+
+// newPlan decides what a reconcile at now does for cr, given its Backups
+// (those it controls) and its parsed schedule in its time zone.
+func newPlan(cr *v1alpha1.BackupSchedule, s schedule.Schedule, loc *time.Location, backups []v1alpha1.Backup, now time.Time) plan {
+	fp := cr.Spec.ForProvider
+	var p plan
+
+	byName := make(map[string]bool, len(backups))
+	rb := make([]retention.Backup, 0, len(backups))
+	for i := range backups {
+		b := &backups[i]
+		if b.GetDeletionTimestamp() != nil {
+			// Going away: neither running nor for retention to count.
+			continue
+		}
+		byName[b.Name] = true
+		phase := b.Status.AtProvider.Phase
+		completed := phase == v1alpha1.BackupCompleted
+		failed := phase == v1alpha1.BackupFailed
+		if !completed && !failed {
+			p.running = append(p.running, b.Name)
+		}
+		if completed && b.Status.AtProvider.CompletionTime != nil && b.Status.AtProvider.CompletionTime.After(p.lastSuccess) {
+			p.lastSuccess = b.Status.AtProvider.CompletionTime.Time
+		}
+		rb = append(rb, retention.Backup{Name: b.Name, Time: tickOf(b), Completed: completed, Failed: failed})
+	}
+	slices.Sort(p.running)
+	if t := cr.Status.AtProvider.LastSuccessfulBackupTime; t != nil && t.After(p.lastSuccess) {
+		// Pruned or deleted Backups still count: the time only moves on.
+		p.lastSuccess = t.Time
+	}
+	p.prune, p.kept = retention.Prune(rb, retention.PolicyFrom(fp.RetentionPolicy), now, loc)
+
+	var deadline time.Duration
+	if fp.StartingDeadlineSeconds != nil {
+		deadline = time.Duration(*fp.StartingDeadlineSeconds) * time.Second
+	}
+	p.due = s.Due(lastTick(cr), now, deadline)
+	p.next = s.Next(now)
+	p.period = s.Period(now)
+
+	since := cr.GetCreationTimestamp().Time
+	if !p.lastSuccess.IsZero() {
+		since = p.lastSuccess
+	}
+	if p.period > 0 && now.Sub(since) > 2*p.period {
+		p.overdue, p.overdueFor = true, now.Sub(since)
+	}
+
+	if p.due.Tick.IsZero() {
+		return p
+	}
+	p.backupName = schedule.BackupName(cr.Name, p.due.Tick)
+	switch {
+	case fp.Suspend:
+		p.action = actSuspended
+	case !p.due.Run:
+		p.action = actSkipLate
+	case byName[p.backupName]:
+		// Checked before Forbid: the running Backup may be this tick's own.
+		p.action = actAdopt
+	case fp.ConcurrencyPolicy != v1alpha1.ConcurrencyAllow && len(p.running) > 0:
+		p.action = actSkipRunning
+	default:
+		p.action = actCreate
+	}
+	return p
+}
+
+// lastTick is the latest tick the schedule handled: ticks after it are due.
+// Before the first, it is the schedule's creation, so that a new schedule
+// does not catch up ticks from before it existed.
+func lastTick(cr *v1alpha1.BackupSchedule) time.Time {
+	last := cr.GetCreationTimestamp().Time
+	st := cr.Status.AtProvider
+	for _, t := range []*metav1.Time{st.LastTickTime, st.LastBackupTime} {
+		if t != nil && t.After(last) {
+			last = t.Time
+		}
+	}
+	return last
+}
+
+// tickOf is the tick a Backup was created for, from its label, else its
+// creation time.
+func tickOf(b *v1alpha1.Backup) time.Time {
+	if s, ok := b.GetLabels()[v1alpha1.LabelScheduleTick]; ok {
+		if sec, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return time.Unix(sec, 0)
+		}
+	}
+	return b.GetCreationTimestamp().Time
+}

@@ -1,0 +1,146 @@
+// Package schedule is the BackupSchedule controller: a managed reconciler
+// with no external resource, whose Observe reports the schedule's Backups and
+// which tick is due, and whose Update creates the tick's Backup and prunes by
+// retention. It wakes for the next tick, not on a polling interval.
+package schedule
+
+import (
+	"context"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/crossplane/crossplane-runtime/v2/pkg/controller"
+	xpevent "github.com/crossplane/crossplane-runtime/v2/pkg/event"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/ratelimiter"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/reconciler/managed"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/resource"
+
+	"github.com/qdrantops/qdrantops/apis/ops/v1alpha1"
+	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/metrics"
+)
+
+// Deps are what the controller needs besides the manager.
+type Deps struct {
+	// Metrics are the schedule metrics; nil keeps none.
+	Metrics *metrics.Schedule
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Setup adds the BackupSchedule controller.
+func Setup(mgr ctrl.Manager, o controller.Options, d Deps) error {
+	name := managed.ControllerName(v1alpha1.BackupScheduleGroupVersionKind.GroupKind().String())
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	rec := xpevent.NewAPIRecorder(mgr.GetEventRecorderFor(name)) //nolint:staticcheck // SA1019: crossplane-runtime v2.4.0's event.NewAPIRecorder takes only the old events API's recorder.
+	conn := &connector{kube: mgr.GetClient(), reader: mgr.GetAPIReader(), recorder: rec, metrics: promSink{m: d.Metrics}, now: d.Now}
+	opts := []managed.ReconcilerOption{
+		managed.WithTypedExternalConnector[*v1alpha1.BackupSchedule](conn),
+		managed.WithLogger(o.Logger.WithValues("controller", name)),
+		managed.WithPollInterval(o.PollInterval),
+		managed.WithRecorder(rec),
+		managed.WithManagementPolicies(),
+		managed.WithPollIntervalHook(func(mg resource.Managed, poll time.Duration) time.Duration {
+			return wake(mg, poll, d.Now())
+		}),
+	}
+	if o.MetricOptions != nil {
+		opts = append(opts, managed.WithMetricRecorder(o.MetricOptions.MRMetrics))
+	}
+	r := managed.NewReconciler(mgr, resource.ManagedKind(v1alpha1.BackupScheduleGroupVersionKind), opts...)
+	return ctrl.NewControllerManagedBy(mgr).
+		Named(name).
+		WithOptions(o.ForControllerRuntime()).
+		For(&v1alpha1.BackupSchedule{}, builder.WithPredicates(resource.DesiredStateChanged())).
+		// A Backup that completes, fails or goes away changes what the
+		// schedule reports, may free a Forbid schedule and gives retention
+		// work: look at once rather than at the next tick.
+		Owns(&v1alpha1.Backup{}, builder.WithPredicates(phaseChanged())).
+		Complete(ratelimiter.NewReconciler(name, r, o.GlobalRateLimiter))
+}
+
+// wake is how long an up-to-date schedule sleeps: until its next tick, or
+// the poll interval if that is sooner (overdue turns on between ticks, and
+// a schedule that fails to parse is looked at again).
+func wake(mg resource.Managed, poll time.Duration, now time.Time) time.Duration {
+	cr, ok := mg.(*v1alpha1.BackupSchedule)
+	if !ok {
+		return poll
+	}
+	s, _, err := parse(cr)
+	if err != nil {
+		return poll
+	}
+	// Suspended schedules wake at their ticks too, to mark them handled, so
+	// that resuming does not catch up a tick that passed while suspended.
+	next := s.Next(now)
+	if next.IsZero() {
+		return poll
+	}
+	// A zero RequeueAfter would mean "never": wake at least a millisecond
+	// from now.
+	return max(min(next.Sub(now), poll), time.Millisecond)
+}
+
+// phaseChanged passes the creation and deletion of a Backup and the updates
+// that change its phase, not its progress.
+func phaseChanged() predicate.Funcs {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, ok1 := e.ObjectOld.(*v1alpha1.Backup)
+			n, ok2 := e.ObjectNew.(*v1alpha1.Backup)
+			if !ok1 || !ok2 {
+				return true
+			}
+			return o.Status.AtProvider.Phase != n.Status.AtProvider.Phase || o.GetDeletionTimestamp() != n.GetDeletionTimestamp()
+		},
+	}
+}
+
+type connector struct {
+	kube     client.Client
+	reader   client.Reader
+	recorder xpevent.Recorder
+	metrics  metricsSink
+	now      func() time.Time
+}
+
+func (c *connector) Connect(_ context.Context, _ *v1alpha1.BackupSchedule) (managed.TypedExternalClient[*v1alpha1.BackupSchedule], error) {
+	return &external{kube: c.kube, reader: c.reader, recorder: c.recorder, metrics: c.metrics, now: c.now}, nil
+}
+
+// promSink reports to the Prometheus metrics; a nil m reports nothing.
+type promSink struct{ m *metrics.Schedule }
+
+func (s promSink) observed(cr *v1alpha1.BackupSchedule, p plan) {
+	if s.m == nil {
+		return
+	}
+	if !p.lastSuccess.IsZero() {
+		s.m.LastSuccess.WithLabelValues(cr.Namespace, cr.Name).Set(float64(p.lastSuccess.Unix()))
+	}
+	overdue := 0.0
+	if p.overdue {
+		overdue = 1
+	}
+	s.m.Overdue.WithLabelValues(cr.Namespace, cr.Name).Set(overdue)
+}
+
+func (s promSink) missed(cr *v1alpha1.BackupSchedule, n int64) {
+	if s.m == nil {
+		return
+	}
+	s.m.MissedTicks.WithLabelValues(cr.Namespace, cr.Name).Add(float64(n))
+}
+
+func (s promSink) forget(cr *v1alpha1.BackupSchedule) {
+	if s.m != nil {
+		s.m.Forget(cr.Namespace, cr.Name)
+	}
+}
