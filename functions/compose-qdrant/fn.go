@@ -112,6 +112,18 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 	}
 
 	o := observe(observed, sts)
+	if _, ok := desired[nameSchedule]; ok {
+		// Only a schedule the XR still composes reports for it: one it
+		// stopped composing is about to be deleted.
+		r, err := observeSchedule(observed)
+		if err != nil {
+			response.Warning(rsp, err).TargetComposite()
+		}
+		if r != nil {
+			o.schedule = r
+			setOverdueCondition(rsp, r)
+		}
+	}
 	for name, d := range desired {
 		d.Ready = ready(name, observed, xr, o)
 	}

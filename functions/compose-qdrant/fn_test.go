@@ -42,6 +42,8 @@ type result struct {
 	ready     map[string]fnv1.Ready
 	status    map[string]any
 	conds     map[string]string // type -> reason
+	condition map[string]*fnv1.Condition
+	warnings  []string
 	fatal     string
 }
 
@@ -55,10 +57,14 @@ func run(t *testing.T, random []byte, req *fnv1.RunFunctionRequest) result {
 	if err != nil {
 		t.Fatalf("RunFunction returned an error: %v", err)
 	}
-	r := result{resources: map[string]map[string]any{}, ready: map[string]fnv1.Ready{}, conds: map[string]string{}}
+	r := result{resources: map[string]map[string]any{}, ready: map[string]fnv1.Ready{}, conds: map[string]string{}, condition: map[string]*fnv1.Condition{}}
 	for _, res := range rsp.GetResults() {
-		if res.GetSeverity() == fnv1.Severity_SEVERITY_FATAL {
+		switch res.GetSeverity() {
+		case fnv1.Severity_SEVERITY_FATAL:
 			r.fatal = res.GetMessage()
+		case fnv1.Severity_SEVERITY_WARNING:
+			r.warnings = append(r.warnings, res.GetMessage())
+		default:
 		}
 	}
 	for n, d := range rsp.GetDesired().GetResources() {
@@ -70,6 +76,7 @@ func run(t *testing.T, random []byte, req *fnv1.RunFunctionRequest) result {
 	}
 	for _, c := range rsp.GetConditions() {
 		r.conds[c.GetType()] = c.GetReason()
+		r.condition[c.GetType()] = c
 	}
 	ns := "team-a"
 	wantReq := &fnv1.Requirements{Resources: map[string]*fnv1.ResourceSelector{
@@ -473,35 +480,126 @@ func TestChartFromInput(t *testing.T) {
 	}
 }
 
-func TestBackupScheduleReadiness(t *testing.T) {
+// scheduleObserved is a BackupSchedule as the apiserver holds it, with the
+// status given (JSON, "" for none).
+func scheduleObserved(status string) *fnv1.Resource {
+	j := `{"apiVersion":"ops.qdrantops.io/v1alpha1","kind":"BackupSchedule","metadata":{"name":"search","namespace":"team-a"},"spec":{"forProvider":{"schedule":"0 2 * * *","concurrencyPolicy":"Forbid","template":{"clusterRef":{"name":"search"},"storage":{"s3":{"bucket":"shared-backups"}},"parallelism":4}}}`
+	if status != "" {
+		j += `,"status":` + status
+	}
+	return obs(j + "}")
+}
+
+func TestBackupScheduleReport(t *testing.T) {
 	backup := `, "backup": {"schedule": "0 2 * * *", "bucket": {"name": "shared-backups"}}`
-	// As the apiserver holds a BackupSchedule: no controller reports on it
-	// yet, so it never has a status.
-	held := obs(`{"apiVersion":"ops.qdrantops.io/v1alpha1","kind":"BackupSchedule","metadata":{"name":"search","namespace":"team-a"},"spec":{"forProvider":{"schedule":"0 2 * * *","concurrencyPolicy":"Forbid","template":{"clusterRef":{"name":"search"},"storage":{"s3":{"bucket":"shared-backups"}},"parallelism":4}}}}`)
+	const (
+		synced    = `{"type":"Synced","status":"True","reason":"ReconcileSuccess","lastTransitionTime":"2026-11-27T10:00:00Z"}`
+		available = `{"type":"Ready","status":"True","reason":"Available","lastTransitionTime":"2026-11-27T10:00:00Z"}`
+		suspended = `{"type":"Ready","status":"True","reason":"Suspended","lastTransitionTime":"2026-11-27T10:00:00Z"}`
+		onTime    = `{"type":"BackupOverdue","status":"False","reason":"BackupsOnSchedule","lastTransitionTime":"2026-11-27T10:00:00Z"}`
+		late      = `{"type":"BackupOverdue","status":"True","reason":"NoRecentBackup","message":"no backup completed in 50h (last success 2026-11-25T02:04:00Z)","lastTransitionTime":"2026-11-27T10:00:00Z"}`
+		invalid   = `{"type":"Synced","status":"False","reason":"ReconcileError","message":"cannot parse schedule","lastTransitionTime":"2026-11-27T10:00:00Z"}`
+	)
+	// wantCond is the XR's BackupOverdue condition: status, reason, message.
+	type cond struct{ Status, Reason, Message string }
 	cases := map[string]struct {
-		reason   string
-		observed map[string]*fnv1.Resource
-		want     fnv1.Ready
+		reason     string
+		xr         string
+		observed   map[string]*fnv1.Resource
+		wantReady  fnv1.Ready
+		wantStatus any // status.backup
+		wantCond   *cond
 	}{
 		"NotYetCreated": {
-			reason: "A BackupSchedule the apiserver does not hold yet is not ready.",
-			want:   fnv1.Ready_READY_FALSE,
+			reason:    "A BackupSchedule the apiserver does not hold yet is not ready and reports nothing.",
+			xr:        backup,
+			wantReady: fnv1.Ready_READY_FALSE,
 		},
-		"Held": {
-			reason:   "A BackupSchedule is a declaration nothing reports on yet: once held it is ready, or the XR could never become Ready.",
-			observed: map[string]*fnv1.Resource{"backup-schedule": held},
-			want:     fnv1.Ready_READY_TRUE,
+		"HeldNotReconciled": {
+			reason:    "A BackupSchedule its controller has not reconciled yet is not ready, and the XR says it does not know whether backups are on schedule rather than that they are.",
+			xr:        backup,
+			observed:  map[string]*fnv1.Resource{"backup-schedule": scheduleObserved("")},
+			wantReady: fnv1.Ready_READY_FALSE,
+			wantCond:  &cond{"Unknown", reasonScheduleNotReporting, "BackupSchedule search has not reported whether its backups are on schedule yet"},
+		},
+		"Invalid": {
+			reason:    "A schedule its controller cannot reconcile is not ready, and nothing says its backups are on time.",
+			xr:        backup,
+			observed:  map[string]*fnv1.Resource{"backup-schedule": scheduleObserved(`{"conditions":[` + invalid + `]}`)},
+			wantReady: fnv1.Ready_READY_FALSE,
+			wantCond:  &cond{"Unknown", reasonScheduleNotReporting, "BackupSchedule search has not reported whether its backups are on schedule yet"},
+		},
+		"OnSchedule": {
+			reason:     "A valid schedule is ready once its controller says so; the XR shows its last success and next backup, not overdue.",
+			xr:         backup,
+			observed:   map[string]*fnv1.Resource{"backup-schedule": scheduleObserved(`{"conditions":[` + synced + `,` + available + `,` + onTime + `],"atProvider":{"lastSuccessfulBackupTime":"2026-11-27T01:04:05Z","nextBackupTime":"2026-11-28T01:00:00Z","lastBackupName":"search-1795741200"}}`)},
+			wantReady:  fnv1.Ready_READY_TRUE,
+			wantStatus: map[string]any{"lastSuccessfulTime": "2026-11-27T01:04:05Z", "nextTime": "2026-11-28T01:00:00Z", "overdue": false},
+			wantCond:   &cond{"False", "BackupsOnSchedule", ""},
+		},
+		"Overdue": {
+			reason:     "An overdue schedule is still ready (it works, its backups fail): the XR says overdue, with the schedule's message, in its status and its BackupOverdue condition.",
+			xr:         backup,
+			observed:   map[string]*fnv1.Resource{"backup-schedule": scheduleObserved(`{"conditions":[` + synced + `,` + available + `,` + late + `],"atProvider":{"lastSuccessfulBackupTime":"2026-11-25T02:04:00Z","nextBackupTime":"2026-11-28T01:00:00Z"}}`)},
+			wantReady:  fnv1.Ready_READY_TRUE,
+			wantStatus: map[string]any{"lastSuccessfulTime": "2026-11-25T02:04:00Z", "nextTime": "2026-11-28T01:00:00Z", "overdue": true, "message": "no backup completed in 50h (last success 2026-11-25T02:04:00Z)"},
+			wantCond:   &cond{"True", "NoRecentBackup", "no backup completed in 50h (last success 2026-11-25T02:04:00Z)"},
+		},
+		"Suspended": {
+			reason:     "A suspended schedule is ready and has no next backup.",
+			xr:         backup,
+			observed:   map[string]*fnv1.Resource{"backup-schedule": scheduleObserved(`{"conditions":[` + synced + `,` + suspended + `,` + onTime + `]}`)},
+			wantReady:  fnv1.Ready_READY_TRUE,
+			wantStatus: map[string]any{"overdue": false},
+			wantCond:   &cond{"False", "BackupsOnSchedule", ""},
+		},
+		"NoLongerComposed": {
+			reason:   "A schedule the XR no longer composes (spec.backup removed) is about to be deleted: the XR reports nothing of it.",
+			observed: map[string]*fnv1.Resource{"backup-schedule": scheduleObserved(`{"conditions":[` + synced + `,` + available + `,` + late + `]}`)},
 		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			r := run(t, bytes.Repeat([]byte{4}, 32), &fnv1.RunFunctionRequest{Observed: &fnv1.State{Composite: xr(backup), Resources: tc.observed}})
-			if r.fatal != "" {
-				t.Fatalf("%s\n%s", tc.reason, r.fatal)
+			r := run(t, bytes.Repeat([]byte{4}, 32), &fnv1.RunFunctionRequest{Observed: &fnv1.State{Composite: xr(tc.xr), Resources: tc.observed}})
+			if r.fatal != "" || len(r.warnings) > 0 {
+				t.Fatalf("%s\nfatal: %s, warnings: %v", tc.reason, r.fatal, r.warnings)
 			}
-			if got := r.ready["backup-schedule"]; got != tc.want {
-				t.Errorf("%s\nBackupSchedule ready: want %v, got %v", tc.reason, tc.want, got)
+			if got := r.ready["backup-schedule"]; got != tc.wantReady {
+				t.Errorf("%s\nBackupSchedule ready: want %v, got %v", tc.reason, tc.wantReady, got)
+			}
+			if diff := cmp.Diff(tc.wantStatus, r.status["backup"]); diff != "" {
+				t.Errorf("%s\nstatus.backup: -want, +got:\n%s", tc.reason, diff)
+			}
+			var got *cond
+			if c, ok := r.condition["BackupOverdue"]; ok {
+				if c.GetTarget() != fnv1.Target_TARGET_COMPOSITE {
+					t.Errorf("%s\nBackupOverdue targets %v, want the composite", tc.reason, c.GetTarget())
+				}
+				got = &cond{strings.TrimPrefix(c.GetStatus().String(), "STATUS_CONDITION_"), c.GetReason(), c.GetMessage()}
+				got.Status = map[string]string{"TRUE": "True", "FALSE": "False", "UNKNOWN": "Unknown"}[got.Status]
+			}
+			if diff := cmp.Diff(tc.wantCond, got); diff != "" {
+				t.Errorf("%s\nXR condition BackupOverdue: -want, +got:\n%s", tc.reason, diff)
 			}
 		})
+	}
+}
+
+func TestScheduleUndecodable(t *testing.T) {
+	// The apiserver validates a BackupSchedule's times; should one still not
+	// decode, the XR is composed anyway and says why it has no backup status.
+	bad := scheduleObserved(`{"conditions":[{"type":"BackupOverdue","status":"True","reason":"NoRecentBackup"}],"atProvider":{"nextBackupTime":"tomorrow"}}`)
+	r := run(t, bytes.Repeat([]byte{5}, 32), &fnv1.RunFunctionRequest{Observed: &fnv1.State{
+		Composite: xr(`, "backup": {"schedule": "0 2 * * *", "bucket": {"name": "shared-backups"}}`),
+		Resources: map[string]*fnv1.Resource{"backup-schedule": bad},
+	}})
+	if r.fatal != "" {
+		t.Fatalf("an undecodable BackupSchedule must not stop composition: %s", r.fatal)
+	}
+	if len(r.warnings) != 1 || !strings.Contains(r.warnings[0], "cannot decode the observed BackupSchedule") {
+		t.Errorf("want one warning that the BackupSchedule cannot be decoded, got %v", r.warnings)
+	}
+	if _, ok := r.resources["backup-schedule"]; !ok || r.status["backup"] != nil {
+		t.Errorf("want the BackupSchedule still composed and no status.backup; composed %v, status.backup %v", keys(r.resources), r.status["backup"])
 	}
 }

@@ -11,8 +11,8 @@ import (
 	"github.com/qdrantops/qdrantops/apis/qdrantops/v1alpha1"
 )
 
-// observation is what the XR's status is made of: the observed Release and
-// the chart's StatefulSet.
+// observation is what the XR's status is made of: the observed Release, the
+// chart's StatefulSet and the BackupSchedule's report.
 type observation struct {
 	releaseFound   bool
 	releaseReady   corev1.ConditionStatus
@@ -25,6 +25,10 @@ type observation struct {
 	currentRevision string
 	updateRevision  string
 	image           string
+
+	// schedule is nil unless the XR composes a BackupSchedule and it is
+	// observed.
+	schedule *scheduleReport
 }
 
 func observe(observed map[resource.Name]resource.ObservedComposed, sts []resource.Required) observation {
@@ -115,6 +119,7 @@ func status(xr *v1alpha1.QdrantCluster, o observation) v1alpha1.QdrantClusterSta
 		Replicas:      xr.Spec.Replicas,
 		ReadyReplicas: o.readyReplicas,
 		Endpoint:      endpoint(xr.Name, xr.Namespace),
+		Backup:        backupStatus(o.schedule),
 	}
 	if o.readyReplicas > 0 {
 		// The version that serves: pods that are not ready serve nothing.
@@ -133,13 +138,6 @@ func ready(name resource.Name, observed map[resource.Name]resource.ObservedCompo
 	switch name {
 	case nameAPIKey, nameConnection:
 		return resource.ReadyTrue
-	case nameSchedule:
-		// A BackupSchedule is a declaration the provider acts on, not an
-		// external resource to wait for, and no controller reports on it
-		// yet: nothing would ever make it Ready. It is ready once the
-		// apiserver holds it. When a controller reports its Ready
-		// condition, this is the place to read it.
-		return resource.ReadyTrue
 	case nameRelease:
 		// A Release is ready when Helm is done; the cluster only when every
 		// node is ready too.
@@ -148,6 +146,8 @@ func ready(name resource.Name, observed map[resource.Name]resource.ObservedCompo
 		}
 		return resource.ReadyFalse
 	}
+	// Managed resources, the BackupSchedule included: its controller says
+	// Ready once the schedule is valid, suspended or not.
 	if obs.Resource.GetCondition(xpv2.TypeReady).Status == corev1.ConditionTrue {
 		return resource.ReadyTrue
 	}

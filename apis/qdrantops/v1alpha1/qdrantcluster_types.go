@@ -232,6 +232,33 @@ type QdrantClusterStatus struct {
 	// Endpoint is the URL of Qdrant's REST API inside the cluster.
 	// +optional
 	Endpoint string `json:"endpoint,omitempty"`
+	// Backup is the state of the cluster's scheduled backups, as its
+	// BackupSchedule reports it; only with spec.backup, once the schedule's
+	// controller has reported on it.
+	// +optional
+	Backup *BackupStatus `json:"backup,omitempty"`
+}
+
+// BackupStatus is the state of a cluster's scheduled backups, copied from
+// its BackupSchedule.
+type BackupStatus struct {
+	// LastSuccessfulTime is when the newest successful backup completed.
+	// +optional
+	LastSuccessfulTime *metav1.Time `json:"lastSuccessfulTime,omitempty"`
+	// NextTime is when the next backup is due; empty while the schedule is
+	// suspended.
+	// +optional
+	NextTime *metav1.Time `json:"nextTime,omitempty"`
+	// Overdue is true when no backup succeeded within two periods of the
+	// schedule: the cluster's recovery point objective is missed. The
+	// BackupOverdue condition says the same. Always written, false
+	// included, once the schedule reports.
+	// +optional
+	Overdue bool `json:"overdue"`
+	// Message says how long the cluster has gone without a successful
+	// backup; only when overdue.
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // +kubebuilder:object:root=true
@@ -242,6 +269,8 @@ type QdrantClusterStatus struct {
 // +kubebuilder:printcolumn:name="REPLICAS",type="integer",JSONPath=".spec.replicas"
 // +kubebuilder:printcolumn:name="READY-REPLICAS",type="integer",JSONPath=".status.readyReplicas"
 // +kubebuilder:printcolumn:name="VERSION",type="string",JSONPath=".status.version"
+// +kubebuilder:printcolumn:name="LAST-BACKUP",type="date",JSONPath=".status.backup.lastSuccessfulTime"
+// +kubebuilder:printcolumn:name="BACKUP-OVERDUE",type="boolean",JSONPath=".status.backup.overdue",priority=1
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Namespaced,shortName=qc,categories={crossplane,qdrant}
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 52",message="a QdrantCluster's name must be at most 52 characters: it names the composed BackupSchedule (at most 52), the Helm release (at most 53) and the StatefulSet, whose revision labels add 11"
