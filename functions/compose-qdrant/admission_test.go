@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/robfig/cron/v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -273,10 +276,14 @@ func TestXRLimitsFitTheBackupSchedule(t *testing.T) {
 }
 
 // TestObservedScheduleIsWhatTheApiserverHolds checks that the golden
-// renders' observed BackupSchedule is a state the product reaches: exactly
-// what the apiserver holds once the function's BackupSchedule for the render
-// XR is applied (its spec with the CRD's defaults), and no status, since no
-// controller reports on BackupSchedules yet.
+// renders' observed BackupSchedule is a state the product reaches: the
+// function's BackupSchedule for the render XR is applied to a real apiserver
+// and reconciled by the real provider binary, and each fixture must hold what
+// the apiserver then holds: the spec with the CRD's defaults, and the status
+// the controller writes (conditions by type, status and reason; which
+// atProvider fields are set). Times differ from run to run; the fixture's
+// must agree with one another: its next backup is the schedule's next tick
+// after the fixture's schedule became Ready.
 func TestObservedScheduleIsWhatTheApiserverHolds(t *testing.T) {
 	env := startControlPlane(t)
 	xrs, err := testenv.ReadObjects(filepath.Join("testdata", "render", "xr.yaml"))
@@ -284,14 +291,31 @@ func TestObservedScheduleIsWhatTheApiserverHolds(t *testing.T) {
 		t.Fatalf("want one XR in testdata/render/xr.yaml: %v", err)
 	}
 	createNamespace(t, env.Client, xrs[0].GetNamespace())
-	held := composeSchedule(t, xrs[0])
-	if held == nil {
+	composed := composeSchedule(t, xrs[0])
+	if composed == nil {
 		t.Fatal("the function composed no BackupSchedule for testdata/render/xr.yaml")
 	}
-	if err := env.Client.Create(context.Background(), held, client.DryRunAll); err != nil {
+	if err := env.Client.Create(context.Background(), composed); err != nil {
 		t.Fatalf("the composed BackupSchedule is rejected: %v", err)
 	}
+	log := runProvider(t, env)
+	held := &unstructured.Unstructured{}
+	held.SetGroupVersionKind(composed.GroupVersionKind())
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(composed), held); err != nil {
+			t.Fatal(err)
+		}
+		if c := conditionOf(held, "Ready"); c["status"] == "True" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the provider did not make the BackupSchedule Ready in 90s; it holds status %v\nprovider log:\n%s", held.Object["status"], providerLog(t, log))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 
+	checked := 0
 	for _, f := range []string{"observed-ready.yaml", "observed-not-ready.yaml"} {
 		objs, err := testenv.ReadObjects(filepath.Join("testdata", "render", f))
 		if err != nil {
@@ -301,14 +325,95 @@ func TestObservedScheduleIsWhatTheApiserverHolds(t *testing.T) {
 			if o.GetKind() != "BackupSchedule" {
 				continue
 			}
-			if st, ok := o.Object["status"]; ok {
-				t.Errorf("%s: the observed BackupSchedule has a status nothing writes: %v", f, st)
+			checked++
+			for k, v := range held.GetAnnotations() {
+				if o.GetAnnotations()[k] != v {
+					t.Errorf("%s: the observed BackupSchedule lacks annotation %s: %s, which the apiserver holds", f, k, v)
+				}
+			}
+			if diff := cmp.Diff(held.GetFinalizers(), o.GetFinalizers()); diff != "" {
+				t.Errorf("%s: the observed BackupSchedule's finalizers are not what the apiserver holds (-held +fixture):\n%s", f, diff)
 			}
 			if diff := cmp.Diff(held.Object["spec"], o.Object["spec"]); diff != "" {
 				t.Errorf("%s: the observed BackupSchedule's spec is not what the apiserver holds (-held +fixture):\n%s", f, diff)
 			}
+			if diff := cmp.Diff(conditionsOf(held), conditionsOf(o)); diff != "" {
+				t.Errorf("%s: the observed BackupSchedule's conditions are not what the controller writes (-held +fixture):\n%s", f, diff)
+			}
+			if diff := cmp.Diff(atProviderFields(held), atProviderFields(o)); diff != "" {
+				t.Errorf("%s: the observed BackupSchedule's status.atProvider sets other fields than the controller does (-held +fixture):\n%s", f, diff)
+			}
+			if err := nextTickAfterReady(o); err != nil {
+				t.Errorf("%s: the observed BackupSchedule's times disagree: %v", f, err)
+			}
 		}
 	}
+	if checked == 0 {
+		t.Error("no fixture has an observed BackupSchedule: the golden renders never show a schedule's report")
+	}
+}
+
+// conditionOf is the condition of type typ of u, or nil.
+func conditionOf(u *unstructured.Unstructured, typ string) map[string]any {
+	cs, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range cs {
+		if m, ok := c.(map[string]any); ok && m["type"] == typ {
+			return m
+		}
+	}
+	return nil
+}
+
+// conditionsOf is "type=status/reason" for each condition of u, sorted: what
+// a reader of the conditions goes by, without times and messages.
+func conditionsOf(u *unstructured.Unstructured) []string {
+	cs, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	out := make([]string, 0, len(cs))
+	for _, c := range cs {
+		m, _ := c.(map[string]any)
+		out = append(out, sprintf("%v=%v/%v", m["type"], m["status"], m["reason"]))
+	}
+	sortStrings(out)
+	return out
+}
+
+// atProviderFields are the names of the status.atProvider fields u sets.
+func atProviderFields(u *unstructured.Unstructured) []string {
+	at, _, _ := unstructured.NestedMap(u.Object, "status", "atProvider")
+	out := make([]string, 0, len(at))
+	for k := range at {
+		out = append(out, k)
+	}
+	sortStrings(out)
+	return out
+}
+
+// nextTickAfterReady says whether u's nextBackupTime, if set, is the first
+// tick of its schedule after its Ready condition's lastTransitionTime.
+func nextTickAfterReady(u *unstructured.Unstructured) error {
+	next, ok, _ := unstructured.NestedString(u.Object, "status", "atProvider", "nextBackupTime")
+	if !ok {
+		return nil
+	}
+	ready, _ := conditionOf(u, "Ready")["lastTransitionTime"].(string)
+	since, err := time.Parse(time.RFC3339, ready)
+	if err != nil {
+		return fmt.Errorf("cannot parse the Ready condition's lastTransitionTime %q: %w", ready, err)
+	}
+	spec, _, _ := unstructured.NestedString(u.Object, "spec", "forProvider", "schedule")
+	tz, _, _ := unstructured.NestedString(u.Object, "spec", "forProvider", "timeZone")
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return fmt.Errorf("cannot load time zone %q: %w", tz, err)
+	}
+	s, err := cron.ParseStandard(spec)
+	if err != nil {
+		return fmt.Errorf("cannot parse schedule %q: %w", spec, err)
+	}
+	if want := s.Next(since.In(loc)).UTC().Format(time.RFC3339); next != want {
+		return fmt.Errorf("nextBackupTime is %s; the first tick of %q in %s after the schedule became Ready at %s is %s", next, spec, or(tz, "UTC"), ready, want)
+	}
+	return nil
 }
 
 func obj(t *testing.T, doc string) *unstructured.Unstructured {
