@@ -103,6 +103,24 @@ func (s Schedule) Next(after time.Time) time.Time {
 	return s.cron.Next(after)
 }
 
+// NextAfter returns the first tick strictly after now of the ticks that
+// follow last, the latest tick handled (or the schedule's creation): what a
+// reconcile at now waits for. Cron schedules fire at fixed times, so it is
+// Next(now); @every schedules count from last, so their ticks stay in step
+// with the ones Due returns whenever the controller wakes. Zero when there is
+// no such tick within robfig's five years.
+func (s Schedule) NextAfter(last, now time.Time) time.Time {
+	c, ok := s.cron.(cron.ConstantDelaySchedule)
+	if !ok {
+		return s.Next(now)
+	}
+	first := c.Next(last)
+	if first.After(now) {
+		return first
+	}
+	return first.Add(time.Duration(int64(now.Sub(first)/c.Delay)+1) * c.Delay)
+}
+
 // Period returns the gap between the tick at or before at and the tick after
 // it: how often the schedule fires around at. A BackupSchedule is overdue when
 // it has no successful Backup within two periods. Period is zero when robfig

@@ -500,6 +500,18 @@ func TestDueProperties(t *testing.T) {
 			t.Logf("Due(%s, %s, %s) for %q in %q: -want, +got:\n%s", in.Last, in.Now, in.Deadline, in.Spec, in.TimeZone, diff)
 			return false
 		}
+		// The first tick after now, walking from last.
+		var next time.Time
+		for tm := s.Next(in.Last); !tm.IsZero(); tm = s.Next(tm) {
+			if tm.After(in.Now) {
+				next = tm
+				break
+			}
+		}
+		if got := s.NextAfter(in.Last, in.Now); !got.Equal(next) {
+			t.Logf("NextAfter(%s, %s) for %q in %q: want %s, got %s", in.Last, in.Now, in.Spec, in.TimeZone, next, got)
+			return false
+		}
 		if len(ticks) > 0 {
 			if want, got := s.Next(want.Tick).Sub(want.Tick), s.Period(in.Now); got != want {
 				t.Logf("Period(%s) for %q in %q: want %s, got %s", in.Now, in.Spec, in.TimeZone, want, got)
@@ -509,6 +521,6 @@ func TestDueProperties(t *testing.T) {
 		return true
 	}
 	if err := quick.Check(agree, &quick.Config{MaxCount: 100}); err != nil {
-		t.Errorf("Due and Period must agree with a walk over every tick: %v", err)
+		t.Errorf("Due, NextAfter and Period must agree with a walk over every tick: %v", err)
 	}
 }

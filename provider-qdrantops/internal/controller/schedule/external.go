@@ -114,7 +114,7 @@ func (e *external) Observe(ctx context.Context, cr *v1alpha1.BackupSchedule) (ma
 		st.NextBackupTime = nil
 	}
 	st.ActiveBackups = p.running
-	st.KeptBackups = int32(min(p.kept, int(^uint32(0)>>1))) //nolint:gosec // Bounded just above.
+	st.KeptBackups = int32(min(p.kept, int(^uint32(0)>>1)))
 
 	if cr.Spec.ForProvider.Suspend {
 		cr.SetConditions(xpv2.Condition{Type: xpv2.TypeReady, Status: corev1.ConditionTrue, Reason: v1alpha1.ReasonSuspended,

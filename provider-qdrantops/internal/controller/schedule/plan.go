@@ -103,8 +103,9 @@ func newPlan(cr *v1alpha1.BackupSchedule, s schedule.Schedule, loc *time.Locatio
 	if fp.StartingDeadlineSeconds != nil {
 		deadline = time.Duration(*fp.StartingDeadlineSeconds) * time.Second
 	}
-	p.due = s.Due(lastTick(cr), now, deadline)
-	p.next = s.Next(now)
+	last := lastTick(cr)
+	p.due = s.Due(last, now, deadline)
+	p.next = s.NextAfter(last, now)
 	p.period = s.Period(now)
 
 	since := cr.GetCreationTimestamp().Time

@@ -66,6 +66,12 @@ func TestNewPlan(t *testing.T) {
 			now:    "2026-05-04T11:30:00Z",
 			want:   want{action: actNone, next: "2026-05-04T12:00:00Z"},
 		},
+		"EveryCountsFromTheLastTick": {
+			reason: "@every ticks follow the last tick, not the time of the reconcile: the next after 10:30:08.5 is 10:30:10, three seconds after 10:30:07.",
+			sched:  sched{spec: "@every 3s", lastTick: "2026-05-04T10:30:07Z"},
+			now:    "2026-05-04T10:30:08.5Z",
+			want:   want{action: actNone, next: "2026-05-04T10:30:10Z", overdue: true},
+		},
 		"NewScheduleDoesNotCatchUp": {
 			reason: "A schedule created between ticks has nothing due until its first tick.",
 			sched:  sched{spec: "0 * * * *"},

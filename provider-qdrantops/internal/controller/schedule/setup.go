@@ -79,7 +79,7 @@ func wake(mg resource.Managed, poll time.Duration, now time.Time) time.Duration 
 	}
 	// Suspended schedules wake at their ticks too, to mark them handled, so
 	// that resuming does not catch up a tick that passed while suspended.
-	next := s.Next(now)
+	next := s.NextAfter(lastTick(cr), now)
 	if next.IsZero() {
 		return poll
 	}
