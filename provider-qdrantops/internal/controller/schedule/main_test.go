@@ -93,12 +93,27 @@ func TestMain(m *testing.M) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		return env.StartGarbageCollector(ctx, tmp)
+	}, func() (func(), error) {
+		return func() {
+			if shared != nil {
+				shared.kill()
+			}
+		}, nil
 	})
 }
 
-// providerBinary builds the provider once for the package's tests.
+// providerBinary is buildProvider for a test.
 func providerBinary(t testing.TB) string {
 	t.Helper()
+	bin, err := buildProvider()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// buildProvider builds the provider once for the package's tests.
+func buildProvider() (string, error) {
 	buildOnce.Do(func() {
 		binary = filepath.Join(tmp, "provider")
 		build := exec.CommandContext(context.Background(), "go", "build", "-o", binary, "./provider-qdrantops/cmd/provider")
@@ -107,10 +122,7 @@ func providerBinary(t testing.TB) string {
 			errBuild = fmt.Errorf("cannot build the provider: %w\n%s", err, out)
 		}
 	})
-	if errBuild != nil {
-		t.Fatal(errBuild)
-	}
-	return binary
+	return binary, errBuild
 }
 
 // A provider is the real provider binary running as its ServiceAccount.
@@ -121,20 +133,62 @@ type provider struct {
 	done    chan struct{}
 }
 
+// runProvider runs a provider process for one test, killed when it ends.
 // leaseNamespace, when set, turns leader election on with the Lease in it,
 // as Crossplane runs the provider; otherwise the process runs alone without
-// it, so that a test does not wait for a Lease a killed process held.
+// it, so that a test does not wait for a Lease a killed process held. A
+// provider reconciles every namespace: tests that run their own must not run
+// in parallel with others.
 func runProvider(t testing.TB, name, leaseNamespace string) *provider {
 	t.Helper()
-	dir := t.TempDir()
-	kc := filepath.Join(dir, "kubeconfig")
-	if err := env.KubeconfigAs(kc, providerAccount); err != nil {
-		t.Fatal(err)
-	}
-	p := &provider{log: filepath.Join(dir, name+".log"), metrics: freeAddr(t), done: make(chan struct{})}
-	f, err := os.Create(p.log)
+	p, err := startProvider(t.TempDir(), name, leaseNamespace)
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(p.kill)
+	return p
+}
+
+var (
+	sharedOnce sync.Once
+	shared     *provider
+	errShared  error
+)
+
+// sharedProvider is the one provider process the parallel tests share,
+// started by the first of them (after the tests that run their own) and
+// killed when the package's tests end.
+func sharedProvider(t testing.TB) *provider {
+	t.Helper()
+	sharedOnce.Do(func() {
+		dir := filepath.Join(tmp, "shared")
+		if errShared = os.Mkdir(dir, 0o700); errShared == nil {
+			shared, errShared = startProvider(dir, "shared", "")
+		}
+	})
+	if errShared != nil {
+		t.Fatal(errShared)
+	}
+	return shared
+}
+
+func startProvider(dir, name, leaseNamespace string) (*provider, error) {
+	kc := filepath.Join(dir, name+".kubeconfig")
+	if err := env.KubeconfigAs(kc, providerAccount); err != nil {
+		return nil, err
+	}
+	bin, err := buildProvider()
+	if err != nil {
+		return nil, err
+	}
+	addr, err := listenAddr()
+	if err != nil {
+		return nil, err
+	}
+	p := &provider{log: filepath.Join(dir, name+".log"), metrics: addr, done: make(chan struct{})}
+	f, err := os.Create(p.log)
+	if err != nil {
+		return nil, err
 	}
 	args := []string{"--poll", "30s", "--metrics-bind-address", p.metrics, "--health-probe-bind-address", "0", "--shard-retry-delay", "100ms"}
 	penv := append(os.Environ(), "KUBECONFIG="+kc)
@@ -143,16 +197,16 @@ func runProvider(t testing.TB, name, leaseNamespace string) *provider {
 	} else {
 		penv = append(penv, "POD_NAMESPACE="+leaseNamespace)
 	}
-	p.cmd = exec.CommandContext(context.Background(), providerBinary(t), args...)
+	p.cmd = exec.CommandContext(context.Background(), bin, args...)
 	p.cmd.Env = penv
 	p.cmd.Stdout, p.cmd.Stderr = f, f
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
+		_ = f.Close()
+		return nil, fmt.Errorf("cannot start the provider: %w", err)
 	}
 	go func() { _ = p.cmd.Wait(); _ = f.Close(); close(p.done) }()
-	t.Cleanup(p.kill)
-	return p
+	return p, nil
 }
 
 // kill ends the process as kill -9 does: nothing is cleaned up.
@@ -202,18 +256,33 @@ next:
 
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	a, err := listenAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return a
+}
+
+// listenAddr returns a loopback address no one listens on.
+func listenAddr() (string, error) {
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
 	defer func() { _ = l.Close() }()
-	return l.Addr().String()
+	return l.Addr().String(), nil
 }
 
 // namespace creates a namespace for one test with what a team has there:
 // S3 credentials, a ProviderConfig and the connection Secret the
 // composition function writes for the QdrantCluster "search".
 func namespace(t testing.TB, name string) {
+	t.Helper()
+	namespaceOf(t, name, emu)
+}
+
+// namespaceOf is namespace with the QdrantCluster "search" served by qc.
+func namespaceOf(t testing.TB, name string, qc *qdrantemu.Cluster) {
 	t.Helper()
 	create(t,
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}},
@@ -223,8 +292,8 @@ func namespace(t testing.TB, name string) {
 			Credentials: v1alpha1.ProviderCredentials{Source: xpv2.CredentialsSourceSecret, SecretRef: &v1alpha1.CredentialsSecretRef{S3CredentialsSecretRef: v1alpha1.S3CredentialsSecretRef{Name: "s3-credentials"}}},
 		}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: qdrantv1alpha1.ConnectionSecretName("search"), Namespace: name}, StringData: map[string]string{
-			qdrantv1alpha1.ConnectionKeyEndpoint: emu.URLs()[0],
-			qdrantv1alpha1.ConnectionKeyPeerURLs: strings.Join(emu.URLs(), "\n"),
+			qdrantv1alpha1.ConnectionKeyEndpoint: qc.URLs()[0],
+			qdrantv1alpha1.ConnectionKeyPeerURLs: strings.Join(qc.URLs(), "\n"),
 			qdrantv1alpha1.ConnectionKeyAPIKey:   apiKey,
 		}},
 	)
@@ -330,6 +399,17 @@ func watchArrivals(t testing.TB, ns string) func() map[string]time.Time {
 		}
 		return out
 	}
+}
+
+// deleteSchedulesAtEnd deletes the schedules of ns when the test ends, so
+// that the provider the parallel tests share does not go on with them.
+func deleteSchedulesAtEnd(t testing.TB, ns string) {
+	t.Helper()
+	t.Cleanup(func() {
+		if err := env.Client.DeleteAllOf(context.Background(), &v1alpha1.BackupSchedule{}, client.InNamespace(ns)); err != nil {
+			t.Errorf("cannot delete the schedules of %s: %v", ns, err)
+		}
+	})
 }
 
 // eventually polls cond until it holds or timeout passes.

@@ -16,6 +16,7 @@ import (
 	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
 
 	"github.com/qdrantops/qdrantops/apis/ops/v1alpha1"
+	"github.com/qdrantops/qdrantops/cluster/qdrantemu"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/schedule"
 )
 
@@ -41,10 +42,11 @@ func checkTicks(t *testing.T, sched string, bs []v1alpha1.Backup, period time.Du
 // the schedule and labelled; the first completes, and the schedule reports
 // its success, the next tick and that it is not overdue.
 func TestOneBackupPerTick(t *testing.T) {
+	t.Parallel()
 	const ns = "ticks"
 	namespace(t, ns)
 	arrivals := watchArrivals(t, ns)
-	p := runProvider(t, "ticks", "")
+	p := sharedProvider(t)
 	// Allow, so that a Backup still running at the next tick cannot make
 	// this test skip one.
 	create(t, newSchedule(ns, "every3s", "@every 3s", func(s *v1alpha1.BackupSchedule) {
@@ -62,7 +64,6 @@ func TestOneBackupPerTick(t *testing.T) {
 		c := condition(getSchedule(t, ns, "every3s"), v1alpha1.TypeBackupOverdue)
 		return c.Status == corev1.ConditionFalse && c.Reason == v1alpha1.ReasonBackupsOnSchedule
 	}, dump(t, ns, p))
-	p.kill()
 
 	bs := backups(t, ns)
 	checkTicks(t, "every3s", bs, 3*time.Second)
@@ -100,9 +101,10 @@ func TestOneBackupPerTick(t *testing.T) {
 
 // TestMetrics checks the last success metric an RPO alert reads.
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	const ns = "metrics"
 	namespace(t, ns)
-	p := runProvider(t, "metrics", "")
+	p := sharedProvider(t)
 	create(t, newSchedule(ns, "rpo", "@every 2s"))
 	eventually(t, 30*time.Second, "a Completed Backup", func() bool {
 		s := getSchedule(t, ns, "rpo")
@@ -128,11 +130,21 @@ func TestMetrics(t *testing.T) {
 // first Backup is still running at the next ticks: Forbid skips them,
 // counts them and says so.
 func TestForbidSkipsWhileABackupRuns(t *testing.T) {
+	t.Parallel()
 	const ns = "forbid"
-	namespace(t, ns)
-	emu.SlowStreams(2 << 10)
-	defer emu.SlowStreams(0)
-	p := runProvider(t, "forbid", "")
+	// An emulator of its own: the slow streams must not slow the other
+	// tests, which run at the same time.
+	slow, err := qdrantemu.Start(qdrantemu.Options{Nodes: 1, APIKey: apiKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	if err := slow.AddSample(qdrantemu.Sample{Name: "docs", ShardNumber: 2, ReplicationFactor: 1, Points: 100, Dim: 4}); err != nil {
+		t.Fatal(err)
+	}
+	slow.SlowStreams(2 << 10)
+	namespaceOf(t, ns, slow)
+	p := sharedProvider(t)
 	create(t, newSchedule(ns, "slow", "@every 2s"))
 	eventually(t, 30*time.Second, "the first Backup running and two ticks skipped", func() bool {
 		return getSchedule(t, ns, "slow").Status.AtProvider.MissedTicks >= 2
@@ -160,6 +172,7 @@ func TestForbidSkipsWhileABackupRuns(t *testing.T) {
 func TestKilledProviderCatchesUpOnce(t *testing.T) {
 	const ns = "restart"
 	namespace(t, ns)
+	deleteSchedulesAtEnd(t, ns)
 	const period = 4 * time.Second
 	first := runProvider(t, "first", ns)
 	create(t, newSchedule(ns, "every4s", "@every 4s", func(s *v1alpha1.BackupSchedule) {
@@ -217,6 +230,7 @@ func TestKilledProviderCatchesUpOnce(t *testing.T) {
 func TestTwoReplicasCreateOneBackupPerTick(t *testing.T) {
 	const ns = "replicas"
 	namespace(t, ns)
+	deleteSchedulesAtEnd(t, ns)
 	a, b := runProvider(t, "a", ns), runProvider(t, "b", ns)
 	create(t, newSchedule(ns, "every2s", "@every 2s", func(s *v1alpha1.BackupSchedule) {
 		s.Spec.ForProvider.ConcurrencyPolicy = v1alpha1.ConcurrencyAllow
@@ -241,9 +255,10 @@ func TestTwoReplicasCreateOneBackupPerTick(t *testing.T) {
 // and retention still prunes: the pruned Backups are deleted by the garbage
 // collector and their objects in S3 go with them.
 func TestSuspendStopsBackupsButPrunes(t *testing.T) {
+	t.Parallel()
 	const ns = "suspend"
 	namespace(t, ns)
-	p := runProvider(t, "suspend", "")
+	p := sharedProvider(t)
 	create(t, newSchedule(ns, "every2s", "@every 2s"))
 	eventually(t, 60*time.Second, "three Completed Backups", func() bool {
 		n := 0
@@ -330,9 +345,10 @@ func TestSuspendStopsBackupsButPrunes(t *testing.T) {
 // TestUnknownTimeZone: a time zone admission cannot tell is wrong ends in
 // Synced=False with the parser's message and an Event, not in a hot loop.
 func TestUnknownTimeZone(t *testing.T) {
+	t.Parallel()
 	const ns = "badzone"
 	namespace(t, ns)
-	p := runProvider(t, "badzone", "")
+	p := sharedProvider(t)
 	create(t, newSchedule(ns, "mars", "@daily", func(s *v1alpha1.BackupSchedule) {
 		s.Spec.ForProvider.TimeZone = "Mars/Olympus_Mons"
 	}))
