@@ -155,11 +155,19 @@ func (e *external) Create(_ context.Context, _ *v1alpha1.BackupSchedule) (manage
 func (e *external) Update(ctx context.Context, cr *v1alpha1.BackupSchedule) (managed.ExternalUpdate, error) {
 	p := e.plan
 	st := &cr.Status.AtProvider
+	tick := p.due.Tick
+	// The Backup first: if it cannot be created, the status the reconciler
+	// still writes must not count this tick's missed ones, or each retry
+	// would count them again.
+	if p.action == actCreate {
+		if err := e.create(ctx, cr, p.backupName, tick); err != nil {
+			return managed.ExternalUpdate{}, err
+		}
+	}
 	if p.due.Missed > 0 && p.action != actSuspended {
 		e.countMissed(cr, p.due.Missed, p.due.LatestMissed)
 		e.recorder.Event(cr, event.Warning(reasonTicksMissed, fmt.Errorf("%d tick(s) got no Backup, the latest at %s: the provider was not running or could not act at their time, and after such a gap only the latest tick is caught up, within the starting deadline (%s)", p.due.Missed, p.due.LatestMissed.UTC().Format(time.RFC3339), deadlineText(cr))))
 	}
-	tick := p.due.Tick
 	switch p.action {
 	case actNone:
 	case actSuspended, actSkipLate:
@@ -170,9 +178,7 @@ func (e *external) Update(ctx context.Context, cr *v1alpha1.BackupSchedule) (man
 	case actAdopt:
 		e.recorded(cr, p.backupName, tick)
 	case actCreate:
-		if err := e.create(ctx, cr, p.backupName, tick); err != nil {
-			return managed.ExternalUpdate{}, err
-		}
+		// Done above.
 	}
 	if !tick.IsZero() {
 		st.LastTickTime = &metav1.Time{Time: tick}
