@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -21,13 +22,29 @@ var providerAccount = testenv.ServiceAccount{Namespace: "crossplane-system", Nam
 // the path of the process's log; the process is killed when the test ends.
 func runProvider(t *testing.T, env *testenv.Env) string {
 	t.Helper()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "provider")
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./provider-qdrantops/cmd/provider")
-	build.Dir = env.Root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("cannot build the provider: %v\n%s", err, out)
+	bin := filepath.Join(t.TempDir(), "provider")
+	if err := buildProvider(t.Context(), env.Root, bin); err != nil {
+		t.Fatal(err)
 	}
+	return startProvider(t, env, bin)
+}
+
+// buildProvider builds the real provider binary of the repository at root
+// into bin. It returns an error rather than failing a test, so that a test
+// may build while it starts its control plane.
+func buildProvider(ctx context.Context, root, bin string) error {
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./provider-qdrantops/cmd/provider")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("cannot build the provider: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// startProvider is runProvider with a binary buildProvider built.
+func startProvider(t *testing.T, env *testenv.Env, bin string) string {
+	t.Helper()
+	dir := t.TempDir()
 	role, err := testenv.ProviderRole(filepath.Join(env.Root, "package", "provider"))
 	if err != nil {
 		t.Fatal(err)
