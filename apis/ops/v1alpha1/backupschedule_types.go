@@ -44,6 +44,16 @@ const (
 	// ReasonSuspended is the Ready reason of a suspended schedule: it
 	// creates no Backups, and still prunes.
 	ReasonSuspended xpv2.ConditionReason = "Suspended"
+
+	// TypeRetention is False when retention chose Backups to prune and
+	// could not hand them to the garbage collector; its message says why.
+	// Ticks go on meanwhile, and pruning is tried again at each.
+	TypeRetention xpv2.ConditionType = "Retention"
+
+	// ReasonRetentionApplied: every Backup retention chose is pruned.
+	ReasonRetentionApplied xpv2.ConditionReason = "Applied"
+	// ReasonCannotPrune: a Backup retention chose could not be pruned.
+	ReasonCannotPrune xpv2.ConditionReason = "CannotPrune"
 )
 
 // RetentionPolicy says which Completed backups a schedule keeps. A backup is

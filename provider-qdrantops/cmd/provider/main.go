@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"os"
 	"time"
+	// Schedules name IANA time zones; provider images are built from
+	// scratch, without the system's zoneinfo.
+	_ "time/tzdata"
 
 	extv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -46,7 +49,10 @@ func run() error {
 	debug := flag.Bool("debug", false, "log at debug level")
 	poll := flag.Duration("poll", time.Minute, "how often to check resources whose state is settled")
 	maxRate := flag.Int("max-reconcile-rate", 10, "reconciles per second, across controllers")
-	metricsAddr := flag.String("metrics-bind-address", "127.0.0.1:8080", "address of the Prometheus metrics endpoint; 0 disables it")
+	// Crossplane's provider Deployment exposes container port 8080 as
+	// "metrics": Prometheus scrapes the pod's address there, so the
+	// endpoint listens on every interface of the pod by default.
+	metricsAddr := flag.String("metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
 	probeAddr := flag.String("health-probe-bind-address", "127.0.0.1:8081", "address of the health and readiness probes")
 	// One writer: during a rolling update two pods would otherwise run the
 	// same Backup and abort each other's uploads. Off only for local runs.

@@ -30,6 +30,7 @@ const (
 	reasonTicksMissed   event.Reason = "TicksMissed"
 	reasonBackupPruned  event.Reason = "BackupPruned"
 	reasonNameTaken     event.Reason = "BackupNameTaken"
+	reasonCannotPrune   event.Reason = "CannotPrune"
 )
 
 // AnnotationPrunedBy is set on a Backup that retention pruned: it names the
@@ -123,6 +124,9 @@ func (e *external) Observe(ctx context.Context, cr *v1alpha1.BackupSchedule) (ma
 		cr.SetConditions(xpv2.Available())
 	}
 	cr.SetConditions(overdueCondition(p))
+	if len(p.prune) == 0 {
+		cr.SetConditions(retentionApplied())
+	}
 	e.metrics.observed(cr, p)
 
 	return managed.ExternalObservation{ResourceExists: true, ResourceUpToDate: p.upToDate()}, nil
@@ -144,6 +148,10 @@ func overdueCondition(p plan) xpv2.Condition {
 }
 
 func round(d time.Duration) time.Duration { return d.Round(time.Second) }
+
+func retentionApplied() xpv2.Condition {
+	return xpv2.Condition{Type: v1alpha1.TypeRetention, Status: corev1.ConditionTrue, Reason: v1alpha1.ReasonRetentionApplied, LastTransitionTime: metav1.Now()}
+}
 
 // Create is never called: a BackupSchedule always exists once it is observed.
 func (e *external) Create(_ context.Context, _ *v1alpha1.BackupSchedule) (managed.ExternalCreation, error) {
@@ -184,9 +192,15 @@ func (e *external) Update(ctx context.Context, cr *v1alpha1.BackupSchedule) (man
 		st.LastTickTime = &metav1.Time{Time: tick}
 	}
 	if len(p.prune) > 0 {
+		// A failure to prune does not fail the reconcile: that would put
+		// the schedule on error backoff, and its ticks would be late.
+		// It is reported, and tried again at the next wake.
 		if err := e.prune(ctx, cr, p.prune); err != nil {
-			return managed.ExternalUpdate{}, err
+			cr.SetConditions(xpv2.Condition{Type: v1alpha1.TypeRetention, Status: corev1.ConditionFalse, Reason: v1alpha1.ReasonCannotPrune, Message: err.Error(), LastTransitionTime: metav1.Now()})
+			e.recorder.Event(cr, event.Warning(reasonCannotPrune, err))
+			return managed.ExternalUpdate{}, nil
 		}
+		cr.SetConditions(retentionApplied())
 		st.LastPruneTime = &metav1.Time{Time: e.now()}
 		e.recorder.Event(cr, event.Normal(reasonBackupPruned, fmt.Sprintf("retention pruned %d Backup(s): %s", len(p.prune), names(p.prune))))
 	}
