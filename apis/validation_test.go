@@ -57,6 +57,31 @@ func TestCreateIsRejected(t *testing.T) {
 		doc    string
 		want   string
 	}{
+		"BackupProviderConfigRefTooLong": {
+			reason: "crossplane-runtime labels the ProviderConfigUsage with the ProviderConfig's name: a 64-character name would leave the Backup Synced=False for ever.",
+			doc:    strings.Replace(backup("pclong", onCluster("")), "spec:\n", "spec:\n  providerConfigRef: {kind: ProviderConfig, name: "+label(64)+"}\n", 1),
+			want:   "providerConfigRef.name must be at most 63 characters",
+		},
+		"ScheduleProviderConfigRefTooLong": {
+			reason: "The schedule's providerConfigRef becomes its Backups': held to the same 63.",
+			doc:    strings.Replace(schedule("pclong", "      clusterRef: {name: search}\n      storage: {s3: {bucket: qdrant-backups}}\n"), "spec:\n", "spec:\n  providerConfigRef: {kind: ProviderConfig, name: "+label(64)+"}\n", 1),
+			want:   "providerConfigRef.name must be at most 63 characters",
+		},
+		"ScheduleKeepTooMany": {
+			reason: "Keep counts are bounded: retention's work and memory would grow with them.",
+			doc:    strings.Replace(schedule("keepmany", "      clusterRef: {name: search}\n      storage: {s3: {bucket: qdrant-backups}}\n"), "    template:\n", "    retentionPolicy: {keepDaily: 10001}\n    template:\n", 1),
+			want:   "should be less than or equal to 10000",
+		},
+		"ScheduleRetentionDaysTooMany": {
+			reason: "retentionDays is held to a hundred years, as a Backup's.",
+			doc:    strings.Replace(schedule("daysmany", "      clusterRef: {name: search}\n      storage: {s3: {bucket: qdrant-backups}}\n"), "    template:\n", "    retentionPolicy: {retentionDays: 36501}\n    template:\n", 1),
+			want:   "should be less than or equal to 36500",
+		},
+		"ScheduleDeadlineTooLong": {
+			reason: "A starting deadline past a year is refused (in nanoseconds it would overflow).",
+			doc:    strings.Replace(schedule("deadline", "      clusterRef: {name: search}\n      storage: {s3: {bucket: qdrant-backups}}\n"), "    template:\n", "    startingDeadlineSeconds: 9223372037\n    template:\n", 1),
+			want:   "should be less than or equal to 31622400",
+		},
 		// Item 5: names from specs never become '.', '..' or '/' key segments.
 		"BackupClusterRefDotDot": {
 			reason: "A tenant of one namespace must not reach another's backups: clusterRef '..' would make the key root <namespace>/../<backup>/.",

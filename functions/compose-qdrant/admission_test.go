@@ -238,11 +238,21 @@ func TestXRLimitsFitTheBackupSchedule(t *testing.T) {
 		},
 		"RetentionAtLimits": {
 			reason: "Retention is the BackupSchedule's own type: its largest values pass both.",
-			backup: `{schedule: "@daily", retention: {keepLast: 2147483647, keepDaily: 2147483647, keepWeekly: 2147483647, keepMonthly: 2147483647}, bucket: {name: shared-backups}}`,
+			backup: `{schedule: "@daily", retention: {keepLast: 10000, keepDaily: 10000, keepWeekly: 10000, keepMonthly: 10000, retentionDays: 36500}, bucket: {name: shared-backups}}`,
+		},
+		"RetentionPastLimits": {
+			reason: "A keep count past 10,000 is refused: retention's work grows with it.",
+			backup: `{schedule: "@daily", retention: {keepDaily: 10001}, bucket: {name: shared-backups}}`,
+			wantXR: "should be less than or equal to 10000",
 		},
 		"ProviderConfig": {
-			reason: "The providerConfigRef is copied as is.",
-			backup: `{schedule: "@daily", bucket: {name: shared-backups}, providerConfigRef: {kind: ProviderConfig, name: "` + s("p", 253) + `"}}`,
+			reason: "The providerConfigRef is copied as is, up to the 63 characters of the label Crossplane puts its name in.",
+			backup: `{schedule: "@daily", bucket: {name: shared-backups}, providerConfigRef: {kind: ProviderConfig, name: "` + s("p", 63) + `"}}`,
+		},
+		"ProviderConfigTooLong": {
+			reason: "A 64-character providerConfigRef name could never be used: the ProviderConfigUsage label refuses it.",
+			backup: `{schedule: "@daily", bucket: {name: shared-backups}, providerConfigRef: {kind: ProviderConfig, name: "` + s("p", 64) + `"}}`,
+			wantXR: "providerConfigRef.name must be at most 63 characters",
 		},
 	}
 	for name, tc := range cases {

@@ -194,6 +194,7 @@ type BackupObservation struct {
 // is as immutable as storage itself once set. It may still be added when an
 // older object has none.
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.providerConfigRef) || (has(self.providerConfigRef) && self.providerConfigRef == oldSelf.providerConfigRef)",message="providerConfigRef is immutable: the backup's objects live in the store it configures"
+// +kubebuilder:validation:XValidation:rule="!has(self.providerConfigRef) || size(self.providerConfigRef.name) <= 63",message="providerConfigRef.name must be at most 63 characters: Crossplane labels the ProviderConfigUsage with it, and label values are at most 63"
 type BackupSpec struct {
 	xpv2.ManagedResourceSpec `json:",inline"`
 	ForProvider              BackupParameters `json:"forProvider"`

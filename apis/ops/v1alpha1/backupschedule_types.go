@@ -62,23 +62,28 @@ type RetentionPolicy struct {
 	// KeepLast keeps this many of the newest backups.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10000
 	KeepLast *int32 `json:"keepLast,omitempty"`
 	// KeepDaily keeps the newest backup of each of this many days.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10000
 	KeepDaily *int32 `json:"keepDaily,omitempty"`
 	// KeepWeekly keeps the newest backup of each of this many ISO weeks.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10000
 	KeepWeekly *int32 `json:"keepWeekly,omitempty"`
 	// KeepMonthly keeps the newest backup of each of this many months.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10000
 	KeepMonthly *int32 `json:"keepMonthly,omitempty"`
 	// RetentionDays prunes backups older than this many days, whatever the rules
 	// above keep (except the newest).
 	// +optional
 	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=36500
 	RetentionDays *int32 `json:"retentionDays,omitempty"`
 }
 
@@ -112,9 +117,11 @@ type BackupScheduleParameters struct {
 	ConcurrencyPolicy ConcurrencyPolicy `json:"concurrencyPolicy,omitempty"`
 
 	// StartingDeadlineSeconds skips a tick that could not start within this
-	// many seconds of its time; missed ticks are reported.
+	// many seconds of its time; missed ticks are reported. Unset or 0: no
+	// deadline. At most 366 days.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=31622400
 	StartingDeadlineSeconds *int64 `json:"startingDeadlineSeconds,omitempty"`
 
 	// RetentionPolicy prunes the schedule's Completed backups.
@@ -174,6 +181,7 @@ type BackupScheduleObservation struct {
 }
 
 // A BackupScheduleSpec defines the desired state of a BackupSchedule.
+// +kubebuilder:validation:XValidation:rule="!has(self.providerConfigRef) || size(self.providerConfigRef.name) <= 63",message="providerConfigRef.name must be at most 63 characters: Crossplane labels the ProviderConfigUsage with it, and label values are at most 63"
 type BackupScheduleSpec struct {
 	xpv2.ManagedResourceSpec `json:",inline"`
 	ForProvider              BackupScheduleParameters `json:"forProvider"`

@@ -277,6 +277,7 @@ type RestoreObservation struct {
 // says where the backup is read from, so it cannot change under a running
 // restore once set; it may still be added when an older object has none.
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.providerConfigRef) || (has(self.providerConfigRef) && self.providerConfigRef == oldSelf.providerConfigRef)",message="providerConfigRef is immutable: the restore reads from the store it configures"
+// +kubebuilder:validation:XValidation:rule="!has(self.providerConfigRef) || size(self.providerConfigRef.name) <= 63",message="providerConfigRef.name must be at most 63 characters: Crossplane labels the ProviderConfigUsage with it, and label values are at most 63"
 type RestoreSpec struct {
 	xpv2.ManagedResourceSpec `json:",inline"`
 	ForProvider              RestoreParameters `json:"forProvider"`

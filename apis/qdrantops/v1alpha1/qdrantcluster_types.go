@@ -146,6 +146,7 @@ type Backup struct {
 	// ProviderConfigRef is the provider-qdrantops configuration the
 	// BackupSchedule uses.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="size(self.name) <= 63",message="providerConfigRef.name must be at most 63 characters: Crossplane labels the ProviderConfigUsage with it, and label values are at most 63"
 	ProviderConfigRef *xpv2.ProviderConfigReference `json:"providerConfigRef,omitempty"`
 }
 
