@@ -25,6 +25,13 @@ const maxCount = 100000
 // least once in such a window.
 const searchLimit = 5 * 366 * 24 * time.Hour
 
+// walkTicks is how many ticks prevTick walks in the window that holds the
+// latest tick before it halves the window instead. The first window that
+// holds a tick of an evenly spaced schedule holds two or three, so hourly or
+// minutely schedules cost a couple of Next calls; bursts and seasons such as
+// "* * * 1-6 *" are halved.
+const walkTicks = 4
+
 // ErrTimeZonePrefix is returned for a spec that carries its own time zone.
 var ErrTimeZonePrefix = errors.New("the time zone of a schedule is set by timeZone, not by a CRON_TZ= or TZ= prefix")
 
@@ -142,19 +149,44 @@ func (s Schedule) Period(at time.Time) time.Duration {
 }
 
 // prevTick returns the latest tick at or before at, or the zero time if there
-// is none within searchLimit. It searches back from at in windows that double in
-// length, so a dense schedule costs few steps and a sparse one few windows.
+// is none within searchLimit. It costs O(log) calls of Next, however dense
+// the schedule: it looks back from at in windows that double in length, with
+// one Next call per window, until one holds a tick. It walks the first few
+// ticks of that window, which is the whole of it for most schedules; if there
+// are more, it halves the gap between a time lo whose next tick is at or
+// before at and at itself until it is a nanosecond wide, and the latest tick
+// is the one after lo.
+//
+// The search is sound because Next never moves back as its argument moves
+// on, and because a window is at most about eight years long while its
+// latest tick lies in its older half (the younger half held none): every Next
+// call in it looks at most about four years ahead, within robfig's five.
 func (s Schedule) prevTick(at time.Time) time.Time {
 	for w := time.Minute; w <= 2*searchLimit; w *= 2 {
-		var prev time.Time
-		// Next(t) > t, so the walk starts one nanosecond before the window to
-		// include a tick on its first instant.
-		for t := s.Next(at.Add(-w - time.Nanosecond)); !t.IsZero() && !t.After(at); t = s.Next(t) {
-			prev = t
+		// Next(t) > t, so the window starts one nanosecond early to include
+		// a tick on its first instant.
+		t := s.Next(at.Add(-w - time.Nanosecond))
+		if t.IsZero() || t.After(at) {
+			continue
 		}
-		if !prev.IsZero() {
-			return prev
+		for range walkTicks {
+			n := s.Next(t)
+			if n.IsZero() || n.After(at) {
+				return t
+			}
+			t = n
 		}
+		// Next(lo) <= at < Next(hi): the latest tick is in (lo, hi].
+		lo := t.Add(-time.Nanosecond)
+		for hi := at; hi.Sub(lo) > time.Nanosecond; {
+			mid := lo.Add(hi.Sub(lo) / 2)
+			if n := s.Next(mid); !n.IsZero() && !n.After(at) {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
+		return s.Next(lo)
 	}
 	return time.Time{}
 }

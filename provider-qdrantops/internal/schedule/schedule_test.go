@@ -440,6 +440,54 @@ func TestDueIsBounded(t *testing.T) {
 	}
 }
 
+func TestPrevTickIsBounded(t *testing.T) {
+	// prevTick runs on every reconcile (Period, OverdueCutoff): it must cost
+	// a few Next calls per doubling window and per halving of the one that
+	// holds the tick, not a walk over every tick of that window.
+	cases := map[string]struct {
+		reason string
+		spec   string
+		at     string
+		want   string
+	}{
+		"DenseButSeasonal": {
+			reason: "Every minute of January to June, asked on 31 December: half a year of minutely ticks lie between the window's start and the latest tick.",
+			spec:   "* * * 1-6 *",
+			at:     "2026-12-31T23:59:59Z",
+			want:   "2026-06-30T23:59:00Z",
+		},
+		"LeapDay": {
+			reason: "Leap days only, asked near 2027: the latest tick is almost three years back.",
+			spec:   "0 0 29 2 *",
+			at:     "2026-12-31T23:59:59Z",
+			want:   "2024-02-29T00:00:00Z",
+		},
+		"OnTheTick": {
+			reason: "A tick at exactly at is the latest one.",
+			spec:   "* * * 1-6 *",
+			at:     "2026-06-30T23:59:00Z",
+			want:   "2026-06-30T23:59:00Z",
+		},
+	}
+	// Twenty-odd doubling windows up to the search limit, then about 60
+	// halvings of a nanosecond-precise window of up to eight years.
+	const limit = 200
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			s := mustParse(t, tc.spec, "")
+			c := &countingCron{Schedule: s.cron}
+			s.cron = c
+			got := s.prevTick(at(t, tc.at))
+			if diff := cmp.Diff(at(t, tc.want), got, cmpopts.EquateApproxTime(0)); diff != "" {
+				t.Errorf("\n%s\nprevTick(%s): -want, +got:\n%s", tc.reason, tc.at, diff)
+			}
+			if c.calls > limit {
+				t.Errorf("\n%s\nprevTick(%s) asked for %d ticks, want at most %d", tc.reason, tc.at, c.calls, limit)
+			}
+		})
+	}
+}
+
 // dueInput is a schedule, a window (last, now] of up to 40 days around the
 // 2026 DST changes, and a starting deadline.
 type dueInput struct {
