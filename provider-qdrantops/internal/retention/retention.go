@@ -17,6 +17,7 @@
 package retention
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -46,9 +47,16 @@ type Policy struct {
 	KeepMonthly int
 	// RetentionDays prunes Completed backups older than this many days
 	// (24-hour days, counted from now), except the newest. 0 means no maximum
-	// age.
+	// age, and so does any value above maxRetentionDays: such an age is longer
+	// than a time.Duration can hold.
 	RetentionDays int
 }
+
+// maxRetentionDays is the most 24-hour days a time.Duration holds: 106751,
+// about 292 years. A longer RetentionDays would overflow into a negative
+// maximum age and prune every Completed backup but the newest; Prune sets no
+// maximum age instead, which is what a user asking for centuries means.
+const maxRetentionDays = int(math.MaxInt64 / int64(24*time.Hour))
 
 // keepsNothing is true when no keep rule is set. Such a policy keeps every
 // Completed backup rather than only the newest: a schedule without a retention
@@ -115,7 +123,11 @@ func Prune(backups []Backup, p Policy, now time.Time, loc *time.Location) (prune
 		return [3]int{y, int(m), 0}
 	})
 
-	if p.RetentionDays > 0 {
+	if p.RetentionDays > 0 && p.RetentionDays <= maxRetentionDays {
+		// RetentionDays is at most maxRetentionDays, so maxAge cannot
+		// overflow; Sub saturates at the longest Duration, which is longer
+		// than maxAge, so a backup too old for a Duration still counts as
+		// too old.
 		maxAge := time.Duration(p.RetentionDays) * 24 * time.Hour
 		for i, b := range completed {
 			if now.Sub(b.Time) > maxAge {
@@ -158,7 +170,10 @@ func keepNewestPer(completed []Backup, keep []bool, n int, period func(time.Time
 	if n <= 0 {
 		return
 	}
-	seen := make(map[[3]int]bool, n)
+	// n comes from the user's policy and may be as large as an int32; the
+	// map never holds more periods than there are backups, so that bounds the
+	// size hint, or a huge keep count would allocate gigabytes per reconcile.
+	seen := make(map[[3]int]bool, min(n, len(completed)))
 	for i, b := range completed {
 		k := period(b.Time)
 		if seen[k] {

@@ -2,8 +2,10 @@ package retention
 
 import (
 	"fmt"
+	"math"
 	"math/rand"
 	"reflect"
+	"runtime"
 	"slices"
 	"testing"
 	"testing/quick"
@@ -307,6 +309,70 @@ func TestPrune(t *testing.T) {
 			},
 			want: want{prune: []string{"age4d"}, kept: 2},
 		},
+		"RetentionDaysLongestDuration": {
+			reason: "106751 days is the longest maximum age a time.Duration holds; it still prunes, from the second past it, and a backup too old for Sub to measure counts as too old.",
+			args: args{
+				backups: []Backup{
+					backup("new", now.Add(-time.Hour), completed),
+					backup("exactly106751d", now.Add(-106751*day), completed),
+					backup("106751d-and-1s", now.Add(-106751*day-time.Second), completed),
+					backup("1000y", now.AddDate(-1000, 0, 0), completed),
+				},
+				policy: Policy{KeepLast: 10, RetentionDays: 106751},
+				now:    now, loc: time.UTC,
+			},
+			want: want{prune: []string{"1000y", "106751d-and-1s"}, kept: 2},
+		},
+		"RetentionDaysPastDurationKeeps": {
+			reason: "106752 days overflows a time.Duration; it must mean centuries, not a negative age that prunes all but the newest.",
+			args: args{
+				backups: []Backup{
+					backup("new", now.Add(-time.Hour), completed),
+					backup("100y", now.AddDate(-100, 0, 0), completed),
+					backup("106750d", now.Add(-106750*day), completed),
+				},
+				policy: Policy{KeepLast: 10, RetentionDays: 106752},
+				now:    now, loc: time.UTC,
+			},
+			want: want{kept: 3},
+		},
+		"RetentionDaysMaxInt32Keeps": {
+			reason: "The largest retentionDays the API's int32 can carry keeps every backup younger than about 292 years.",
+			args: args{
+				backups: []Backup{
+					backup("new", now.Add(-time.Hour), completed),
+					backup("100y", now.AddDate(-100, 0, 0), completed),
+					backup("106750d", now.Add(-106750*day), completed),
+				},
+				policy: Policy{RetentionDays: math.MaxInt32},
+				now:    now, loc: time.UTC,
+			},
+			want: want{kept: 3},
+		},
+		"RetentionDaysMaxIntKeeps": {
+			reason: "Prune takes any int: the largest keeps as the int32 maximum does.",
+			args: args{
+				backups: []Backup{
+					backup("new", now.Add(-time.Hour), completed),
+					backup("106750d", now.Add(-106750*day), completed),
+				},
+				policy: Policy{KeepLast: 10, RetentionDays: math.MaxInt},
+				now:    now, loc: time.UTC,
+			},
+			want: want{kept: 2},
+		},
+		"RetentionDaysPastDurationSetsNoMaximum": {
+			reason: "As documented, a retentionDays longer than a time.Duration sets no maximum age at all, even for a backup older than it.",
+			args: args{
+				backups: []Backup{
+					backup("new", now.Add(-time.Hour), completed),
+					backup("1000y", now.AddDate(-1000, 0, 0), completed),
+				},
+				policy: Policy{KeepLast: 10, RetentionDays: 106752},
+				now:    now, loc: time.UTC,
+			},
+			want: want{kept: 2},
+		},
 		"FailedSupersededArePruned": {
 			reason: "Failed backups older than the newest Completed one are pruned, except the newest Failed, kept for diagnosis.",
 			args: args{
@@ -607,5 +673,66 @@ func TestPruneProperties(t *testing.T) {
 				t.Errorf("%s\n%v", p.reason, err)
 			}
 		})
+	}
+}
+
+// TestPruneMemoryBoundedByBackups checks that what Prune allocates follows the
+// number of backups, not the keep counts: those come from users' policies, up
+// to an int32, and a size hint taken from them would allocate gigabytes on
+// every reconcile of the provider.
+func TestPruneMemoryBoundedByBackups(t *testing.T) {
+	now := time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
+	// Five backups on five days, weeks and months, so every rule has a
+	// handful of periods and keeps all of them.
+	var backups []Backup
+	for i := range 5 {
+		backups = append(backups, backup(fmt.Sprintf("b%d", i), now.AddDate(0, -i, -7*i), completed))
+	}
+	// Sorting, the keep marks and the result for five backups take a few
+	// hundred bytes; a map sized for 1<<16 periods takes about 4 MiB.
+	const maxBytes = 1 << 20
+
+	// The moderate counts come first: should the map size follow the policy
+	// again they fail at a few MiB, and the test stops before math.MaxInt32,
+	// which would ask the runtime for some hundred GiB and bring down the
+	// machine instead of failing.
+	cases := []struct {
+		name   string
+		reason string
+		policy Policy
+	}{
+		{name: "KeepDaily", reason: "A large KeepDaily must not size the day map.", policy: Policy{KeepDaily: 1 << 16}},
+		{name: "KeepWeekly", reason: "A large KeepWeekly must not size the week map.", policy: Policy{KeepWeekly: 1 << 16}},
+		{name: "KeepMonthly", reason: "A large KeepMonthly must not size the month map.", policy: Policy{KeepMonthly: 1 << 16}},
+		{name: "KeepLast", reason: "A large KeepLast must not allocate or loop past the backups.", policy: Policy{KeepLast: 1 << 16}},
+		{
+			name:   "MaxInt32",
+			reason: "The largest counts the API's int32 fields can carry must not allocate by their size.",
+			policy: Policy{KeepLast: math.MaxInt32, KeepDaily: math.MaxInt32, KeepWeekly: math.MaxInt32, KeepMonthly: math.MaxInt32, RetentionDays: math.MaxInt32},
+		},
+		{
+			name:   "MaxInt",
+			reason: "Prune takes any int; the largest must not allocate by its size either.",
+			policy: Policy{KeepLast: math.MaxInt, KeepDaily: math.MaxInt, KeepWeekly: math.MaxInt, KeepMonthly: math.MaxInt, RetentionDays: math.MaxInt},
+		},
+	}
+	for i, tc := range cases {
+		ok := t.Run(tc.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			prune, kept := Prune(backups, tc.policy, now, time.UTC)
+			runtime.ReadMemStats(&after)
+
+			if got := after.TotalAlloc - before.TotalAlloc; got > maxBytes {
+				t.Errorf("\n%s\nPrune(...) allocated %d bytes for %d backups, want at most %d", tc.reason, got, len(backups), maxBytes)
+			}
+			// Every rule keeps all five, so nothing goes.
+			if diff := cmp.Diff([]string(nil), prune, cmpopts.EquateEmpty()); diff != "" || kept != len(backups) {
+				t.Errorf("\n%s\nPrune(...): kept %d, want %d; prune -want, +got:\n%s", tc.reason, kept, len(backups), diff)
+			}
+		})
+		if !ok && i < len(cases)-1 {
+			t.Fatalf("%s failed; not trying the larger counts, which would exhaust memory rather than fail", tc.name)
+		}
 	}
 }
