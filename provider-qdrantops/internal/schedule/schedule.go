@@ -129,8 +129,8 @@ func (s Schedule) NextAfter(last, now time.Time) time.Time {
 }
 
 // Period returns the gap between the tick at or before at and the tick after
-// it: how often the schedule fires around at. A BackupSchedule is overdue when
-// it has no successful Backup within two periods. Period is zero when robfig
+// it: how often the schedule fires around at (OverdueCutoff says when a
+// schedule is overdue). Period is zero when robfig
 // finds no tick within five years either side of at (a leap-day schedule
 // around 2100, which is no leap year).
 func (s Schedule) Period(at time.Time) time.Duration {
@@ -146,6 +146,33 @@ func (s Schedule) Period(at time.Time) time.Duration {
 		return 0
 	}
 	return next.Sub(prev)
+}
+
+// OverdueCutoff returns the tick before the latest tick at or before now. A
+// schedule whose last successful Backup completed before it has let two ticks
+// pass without one: the latest tick's Backup is not missing yet, it has until
+// the next tick to complete. The cutoff is zero, and nothing is overdue, when
+// fewer than two ticks lie at or before now within the search limit.
+//
+// last is what NextAfter and Due take: the latest tick handled, or the
+// schedule's creation. Cron schedules fire at fixed times and do not read it.
+// @every schedules count their ticks from it (to the whole second), so last
+// is the tick before the first of the series: the cutoff is zero until the
+// series' first tick and last once it has passed. A schedule created at last
+// is then not overdue before its second tick.
+func (s Schedule) OverdueCutoff(last, now time.Time) time.Time {
+	if c, ok := s.cron.(cron.ConstantDelaySchedule); ok {
+		latest, _ := s.ticks(last, now)
+		if latest.IsZero() {
+			return time.Time{}
+		}
+		return latest.Add(-c.Delay)
+	}
+	latest := s.prevTick(now)
+	if latest.IsZero() {
+		return time.Time{}
+	}
+	return s.before(latest)
 }
 
 // prevTick returns the latest tick at or before at, or the zero time if there
@@ -234,7 +261,8 @@ func (s Schedule) Due(last, now time.Time, startingDeadline time.Duration) Due {
 	return d
 }
 
-// before returns the tick before tick, which is one.
+// before returns the tick before tick, which is one; for a cron schedule it
+// is zero when that tick is beyond the search limit.
 func (s Schedule) before(tick time.Time) time.Time {
 	if c, ok := s.cron.(cron.ConstantDelaySchedule); ok {
 		return tick.Add(-c.Delay)

@@ -413,6 +413,92 @@ func TestDue(t *testing.T) {
 	}
 }
 
+func TestOverdueCutoff(t *testing.T) {
+	type args struct {
+		spec     string
+		timeZone string
+		last     string
+		now      string
+	}
+	cases := map[string]struct {
+		reason string
+		args   args
+		want   string // empty for the zero time
+	}{
+		"Hourly": {
+			reason: "At 13:20 the 13:00 Backup still has until 14:00: only a last success before 12:00 misses two ticks.",
+			args:   args{spec: "0 * * * *", last: "2026-05-04T13:00:00Z", now: "2026-05-04T13:20:00Z"},
+			want:   "2026-05-04T12:00:00Z",
+		},
+		"HourlyOnTheTick": {
+			reason: "A tick at exactly now is the latest tick: the cutoff is the one before it.",
+			args:   args{spec: "0 * * * *", last: "2026-05-04T12:00:00Z", now: "2026-05-04T13:00:00Z"},
+			want:   "2026-05-04T12:00:00Z",
+		},
+		"DailyInBerlinAcrossSpringForward": {
+			reason: "Berlin midnights on both sides of the 23-hour day of 2026-03-29: the cutoff is the CET midnight, 23 hours before the CEST one.",
+			args:   args{spec: "@daily", timeZone: "Europe/Berlin", last: "2026-03-30T00:00:00+02:00", now: "2026-03-30T12:00:00+02:00"},
+			want:   "2026-03-29T00:00:00+01:00",
+		},
+		"DailyInBerlinAcrossFallBack": {
+			reason: "Berlin midnights on both sides of the 25-hour day of 2026-10-25.",
+			args:   args{spec: "@daily", timeZone: "Europe/Berlin", last: "2026-10-26T00:00:00+01:00", now: "2026-10-26T12:00:00+01:00"},
+			want:   "2026-10-25T00:00:00+02:00",
+		},
+		"RepeatedHourInBerlin": {
+			reason: "02:30 fires twice on 2026-10-25, an hour apart: after the CET one the cutoff is the CEST one.",
+			args:   args{spec: "30 2 * * *", timeZone: "Europe/Berlin", last: "2026-10-25T02:30:00+01:00", now: "2026-10-25T02:40:00+01:00"},
+			want:   "2026-10-25T02:30:00+02:00",
+		},
+		"WeekdaysOnMonday": {
+			reason: "Weekdays only: on Monday just after 03:00 the tick before is Friday's, so a success on Friday is not overdue over the weekend.",
+			args:   args{spec: "0 3 * * 1-5", last: "2026-05-04T03:00:00Z", now: "2026-05-04T03:00:30Z"},
+			want:   "2026-05-01T03:00:00Z",
+		},
+		"WeekdaysOnTuesday": {
+			reason: "Weekdays only: on Tuesday just after 03:00 the tick before is Monday's.",
+			args:   args{spec: "0 3 * * 1-5", last: "2026-05-05T03:00:00Z", now: "2026-05-05T03:00:30Z"},
+			want:   "2026-05-04T03:00:00Z",
+		},
+		"LeapDayBeyondTheSearch": {
+			reason: "2100 is no leap year: the tick before 2104-02-29 is 2096-02-29, eight years back and beyond the search, so there is no cutoff.",
+			args:   args{spec: "0 0 29 2 *", last: "2104-02-29T00:00:00Z", now: "2104-03-01T00:00:00Z"},
+		},
+		"EveryFromALastTick": {
+			reason: "@every 90m from 00:00: ticks at 01:30, 03:00, 04:30 and 06:00; at 06:05 the cutoff is 04:30.",
+			args:   args{spec: "@every 90m", last: "2026-03-29T00:00:00Z", now: "2026-03-29T06:05:00Z"},
+			want:   "2026-03-29T04:30:00Z",
+		},
+		"EveryOneTickPassed": {
+			reason: "@every 90m: after the first tick, 01:30, the tick before it is last, 00:00.",
+			args:   args{spec: "@every 90m", last: "2026-03-29T00:00:00Z", now: "2026-03-29T01:40:00Z"},
+			want:   "2026-03-29T00:00:00Z",
+		},
+		"EveryCreatedOffASecond": {
+			reason: "@every counts from the whole second of last, so a schedule created at 00:00:00.75 gets the cutoff 00:00:00, before its creation: not overdue after one tick.",
+			args:   args{spec: "@every 90m", last: "2026-03-29T00:00:00.75Z", now: "2026-03-29T01:30:00.5Z"},
+			want:   "2026-03-29T00:00:00Z",
+		},
+		"EveryNoneYet": {
+			reason: "@every 90m created at 00:00 has no tick until 01:30: no cutoff.",
+			args:   args{spec: "@every 90m", last: "2026-03-29T00:00:00Z", now: "2026-03-29T01:29:59Z"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			s := mustParse(t, tc.args.spec, tc.args.timeZone)
+			var want time.Time
+			if tc.want != "" {
+				want = at(t, tc.want)
+			}
+			got := s.OverdueCutoff(at(t, tc.args.last), at(t, tc.args.now))
+			if diff := cmp.Diff(want, got, cmpopts.EquateApproxTime(0)); diff != "" {
+				t.Errorf("\n%s\nOverdueCutoff(%s, %s): -want, +got:\n%s", tc.reason, tc.args.last, tc.args.now, diff)
+			}
+		})
+	}
+}
+
 // countingCron counts the ticks a Schedule asks robfig for.
 type countingCron struct {
 	cron.Schedule
@@ -489,24 +575,33 @@ func TestPrevTickIsBounded(t *testing.T) {
 }
 
 // dueInput is a schedule, a window (last, now] of up to 40 days around the
-// 2026 DST changes, and a starting deadline.
+// 2026 DST changes, and a starting deadline. Lookback is how far back from
+// any time a cron spec surely has two ticks, so a walk that finds the second-
+// latest tick need not start far back for a dense spec.
 type dueInput struct {
 	Spec, TimeZone string
+	Lookback       time.Duration
 	Last, Now      time.Time
 	Deadline       time.Duration
 }
 
 func (dueInput) Generate(r *rand.Rand, _ int) reflect.Value {
-	specs := []struct{ spec, tz string }{
-		{"*/7 * * * *", ""},
-		{"30 2 * * *", "Europe/Berlin"},
-		{"30 1 * * *", "America/New_York"},
-		{"0 */6 * * *", "America/New_York"},
-		{"@daily", "Europe/Berlin"},
-		{"0 0 31 * *", ""},
-		{"@every 90m", ""},
-		{"@every 370s", ""},
-		{"* 3 * * *", "Europe/Berlin"},
+	const day = 24 * time.Hour
+	// Four days hold two ticks of the daily specs even when spring forward
+	// skips one; the longest two gaps of "0 0 31 * *" are 61 days each.
+	specs := []struct {
+		spec, tz string
+		lookback time.Duration
+	}{
+		{"*/7 * * * *", "", day},
+		{"30 2 * * *", "Europe/Berlin", 4 * day},
+		{"30 1 * * *", "America/New_York", 4 * day},
+		{"0 */6 * * *", "America/New_York", 4 * day},
+		{"@daily", "Europe/Berlin", 4 * day},
+		{"0 0 31 * *", "", 130 * day},
+		{"@every 90m", "", 0},
+		{"@every 370s", "", 0},
+		{"* 3 * * *", "Europe/Berlin", 4 * day},
 	}
 	deadlines := []time.Duration{0, time.Second, time.Minute, time.Hour, 24 * time.Hour}
 	sp := specs[r.Intn(len(specs))]
@@ -514,14 +609,15 @@ func (dueInput) Generate(r *rand.Rand, _ int) reflect.Value {
 	// nanoseconds, so windows start and end off whole seconds too.
 	last := time.Unix(1771113600, 0).Add(time.Duration(r.Int63n(int64(270 * 24 * time.Hour))))
 	now := last.Add(time.Duration(r.Int63n(int64(40 * 24 * time.Hour))))
-	return reflect.ValueOf(dueInput{Spec: sp.spec, TimeZone: sp.tz, Last: last, Now: now, Deadline: deadlines[r.Intn(len(deadlines))]})
+	return reflect.ValueOf(dueInput{Spec: sp.spec, TimeZone: sp.tz, Lookback: sp.lookback, Last: last, Now: now, Deadline: deadlines[r.Intn(len(deadlines))]})
 }
 
 func TestDueProperties(t *testing.T) {
 	// Due and Period agree with walking every tick of (last, now] with Next:
-	// the latest one is the Tick, the others are missed, and Period at now is
-	// the gap from that tick to the next. This covers @every, which Due counts
-	// without walking, and the backward search Period uses.
+	// the latest one is the Tick, the others are missed, Period at now is the
+	// gap from that tick to the next, and OverdueCutoff is the tick before
+	// the latest one. This covers @every, which Due counts without walking,
+	// and the backward search Period and OverdueCutoff use.
 	agree := func(in dueInput) bool {
 		s, err := Parse(in.Spec, in.TimeZone)
 		if err != nil {
@@ -560,6 +656,28 @@ func TestDueProperties(t *testing.T) {
 			t.Logf("NextAfter(%s, %s) for %q in %q: want %s, got %s", in.Last, in.Now, in.Spec, in.TimeZone, next, got)
 			return false
 		}
+		// The tick before the latest tick at or before now: for @every the
+		// series counts from the whole second of last, for cron schedules the
+		// walk starts early enough to hold two ticks.
+		var cutoff time.Time
+		if _, ok := s.cron.(cron.ConstantDelaySchedule); ok {
+			series := append([]time.Time{in.Last.Truncate(time.Second)}, ticks...)
+			if len(series) >= 2 {
+				cutoff = series[len(series)-2]
+			}
+		} else {
+			var walked []time.Time
+			for tm := s.Next(in.Now.Add(-in.Lookback)); !tm.After(in.Now); tm = s.Next(tm) {
+				walked = append(walked, tm)
+			}
+			if len(walked) >= 2 {
+				cutoff = walked[len(walked)-2]
+			}
+		}
+		if got := s.OverdueCutoff(in.Last, in.Now); !got.Equal(cutoff) {
+			t.Logf("OverdueCutoff(%s, %s) for %q in %q: want %s, got %s", in.Last, in.Now, in.Spec, in.TimeZone, cutoff, got)
+			return false
+		}
 		if len(ticks) > 0 {
 			if want, got := s.Next(want.Tick).Sub(want.Tick), s.Period(in.Now); got != want {
 				t.Logf("Period(%s) for %q in %q: want %s, got %s", in.Now, in.Spec, in.TimeZone, want, got)
@@ -569,6 +687,6 @@ func TestDueProperties(t *testing.T) {
 		return true
 	}
 	if err := quick.Check(agree, &quick.Config{MaxCount: 100}); err != nil {
-		t.Errorf("Due, NextAfter and Period must agree with a walk over every tick: %v", err)
+		t.Errorf("Due, NextAfter, Period and OverdueCutoff must agree with a walk over every tick: %v", err)
 	}
 }
