@@ -156,17 +156,18 @@ func (s Schedule) Period(at time.Time) time.Duration {
 //
 // last is what NextAfter and Due take: the latest tick handled, or the
 // schedule's creation. Cron schedules fire at fixed times and do not read it.
-// @every schedules count their ticks from it (to the whole second), so last
-// is the tick before the first of the series: the cutoff is zero until the
-// series' first tick and last once it has passed. A schedule created at last
-// is then not overdue before its second tick.
+// @every schedules count their ticks from it (to the whole second): last is a
+// tick of the series, and so are the ones before it, one Delay apart. Right
+// after a tick was handled the cutoff is the tick before it, as for a cron
+// schedule; a schedule created at last gets a cutoff before its creation
+// until its second tick, so it is not overdue before then.
 func (s Schedule) OverdueCutoff(last, now time.Time) time.Time {
 	if c, ok := s.cron.(cron.ConstantDelaySchedule); ok {
-		latest, _ := s.ticks(last, now)
-		if latest.IsZero() {
+		next := s.NextAfter(last, now)
+		if next.IsZero() {
 			return time.Time{}
 		}
-		return latest.Add(-c.Delay)
+		return next.Add(-2 * c.Delay)
 	}
 	latest := s.prevTick(now)
 	if latest.IsZero() {

@@ -480,8 +480,9 @@ func TestOverdueCutoff(t *testing.T) {
 			want:   "2026-03-29T00:00:00Z",
 		},
 		"EveryNoneYet": {
-			reason: "@every 90m created at 00:00 has no tick until 01:30: no cutoff.",
+			reason: "@every 90m, last 00:00, no tick since: last counts as a tick, so the cutoff is the one before it, 22:30 the day before. A schedule whose last success is older is overdue between ticks too, not only until its tick is handled.",
 			args:   args{spec: "@every 90m", last: "2026-03-29T00:00:00Z", now: "2026-03-29T01:29:59Z"},
+			want:   "2026-03-28T22:30:00Z",
 		},
 	}
 	for name, tc := range cases {
@@ -660,11 +661,10 @@ func TestDueProperties(t *testing.T) {
 		// series counts from the whole second of last, for cron schedules the
 		// walk starts early enough to hold two ticks.
 		var cutoff time.Time
-		if _, ok := s.cron.(cron.ConstantDelaySchedule); ok {
-			series := append([]time.Time{in.Last.Truncate(time.Second)}, ticks...)
-			if len(series) >= 2 {
-				cutoff = series[len(series)-2]
-			}
+		if c, ok := s.cron.(cron.ConstantDelaySchedule); ok {
+			first := in.Last.Truncate(time.Second)
+			series := append([]time.Time{first.Add(-c.Delay), first}, ticks...)
+			cutoff = series[len(series)-2]
 		} else {
 			var walked []time.Time
 			for tm := s.Next(in.Now.Add(-in.Lookback)); !tm.After(in.Now); tm = s.Next(tm) {

@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -66,7 +67,7 @@ type external struct {
 type metricsSink interface {
 	observed(cr *v1alpha1.BackupSchedule, p plan)
 	missed(cr *v1alpha1.BackupSchedule, n int64)
-	forget(cr *v1alpha1.BackupSchedule)
+	forget(namespace, name string)
 }
 
 // parse parses the schedule of cr in its time zone.
@@ -91,7 +92,7 @@ func (e *external) Observe(ctx context.Context, cr *v1alpha1.BackupSchedule) (ma
 	if meta.WasDeleted(cr) {
 		// The Backups it controls are deleted by the garbage collector
 		// once it is gone; nothing here to wait for.
-		e.metrics.forget(cr)
+		e.metrics.forget(cr.Namespace, cr.Name)
 		return managed.ExternalObservation{ResourceExists: false}, nil
 	}
 	s, loc, err := parse(cr)
@@ -105,7 +106,11 @@ func (e *external) Observe(ctx context.Context, cr *v1alpha1.BackupSchedule) (ma
 	if err != nil {
 		return managed.ExternalObservation{}, err
 	}
-	p := newPlan(cr, s, loc, backups, e.now())
+	inUse, err := e.restoring(ctx, cr.Namespace)
+	if err != nil {
+		return managed.ExternalObservation{}, err
+	}
+	p := newPlan(cr, s, loc, backups, inUse, e.now())
 	e.plan = p
 
 	st := &cr.Status.AtProvider
@@ -123,7 +128,7 @@ func (e *external) Observe(ctx context.Context, cr *v1alpha1.BackupSchedule) (ma
 	} else {
 		cr.SetConditions(xpv2.Available())
 	}
-	cr.SetConditions(overdueCondition(p))
+	cr.SetConditions(overdueCondition(cr, p))
 	if len(p.prune) == 0 {
 		cr.SetConditions(retentionApplied())
 	}
@@ -132,22 +137,23 @@ func (e *external) Observe(ctx context.Context, cr *v1alpha1.BackupSchedule) (ma
 	return managed.ExternalObservation{ResourceExists: true, ResourceUpToDate: p.upToDate()}, nil
 }
 
-// overdueCondition is the BackupOverdue condition of p.
-func overdueCondition(p plan) xpv2.Condition {
+// overdueCondition is the BackupOverdue condition of p. Its message names
+// times, not durations, so that it does not change, nor its transition time,
+// at every reconcile.
+func overdueCondition(cr *v1alpha1.BackupSchedule, p plan) xpv2.Condition {
 	c := xpv2.Condition{Type: v1alpha1.TypeBackupOverdue, Status: corev1.ConditionFalse, Reason: v1alpha1.ReasonBackupsOnSchedule, LastTransitionTime: metav1.Now()}
 	if !p.overdue {
 		return c
 	}
 	c.Status, c.Reason = corev1.ConditionTrue, v1alpha1.ReasonNoRecentBackup
+	cutoff := p.cutoff.UTC().Format(time.RFC3339)
 	if p.lastSuccess.IsZero() {
-		c.Message = fmt.Sprintf("no Backup has completed since the schedule was created %s ago; it fires every %s", round(p.overdueFor), p.period)
+		c.Message = fmt.Sprintf("no Backup has completed since the schedule was created at %s; the ticks since %s got none", cr.GetCreationTimestamp().UTC().Format(time.RFC3339), cutoff)
 	} else {
-		c.Message = fmt.Sprintf("the last successful Backup completed %s ago; the schedule fires every %s", round(p.overdueFor), p.period)
+		c.Message = fmt.Sprintf("the last successful Backup completed at %s; the ticks since %s got none", p.lastSuccess.UTC().Format(time.RFC3339), cutoff)
 	}
 	return c
 }
-
-func round(d time.Duration) time.Duration { return d.Round(time.Second) }
 
 func retentionApplied() xpv2.Condition {
 	return xpv2.Condition{Type: v1alpha1.TypeRetention, Status: corev1.ConditionTrue, Reason: v1alpha1.ReasonRetentionApplied, LastTransitionTime: metav1.Now()}
@@ -273,24 +279,33 @@ func (e *external) countMissed(cr *v1alpha1.BackupSchedule, n int64, latest time
 // Backup's resource version, so a Backup that changed since retention chose
 // it is left for the next reconcile to judge again.
 func (e *external) prune(ctx context.Context, cr *v1alpha1.BackupSchedule, prune []string) error {
+	// One Backup that cannot be pruned does not keep the others.
+	var errs []error
 	for _, name := range prune {
-		b := &v1alpha1.Backup{}
-		if err := e.kube.Get(ctx, client.ObjectKey{Namespace: cr.Namespace, Name: name}, b); err != nil {
-			if kerrors.IsNotFound(err) {
-				continue
-			}
-			return fmt.Errorf("cannot read Backup %s to prune it: %w", name, err)
+		if err := e.pruneOne(ctx, cr, name); err != nil {
+			errs = append(errs, err)
 		}
-		if !metav1.IsControlledBy(b, cr) {
-			// Not this schedule's (any more): never touched.
-			continue
+	}
+	return errors.Join(errs...)
+}
+
+func (e *external) pruneOne(ctx context.Context, cr *v1alpha1.BackupSchedule, name string) error {
+	b := &v1alpha1.Backup{}
+	if err := e.kube.Get(ctx, client.ObjectKey{Namespace: cr.Namespace, Name: name}, b); err != nil {
+		if kerrors.IsNotFound(err) {
+			return nil
 		}
-		orig := b.DeepCopy()
-		b.SetOwnerReferences([]metav1.OwnerReference{prunedOwner})
-		meta.AddAnnotations(b, map[string]string{AnnotationPrunedBy: cr.Name})
-		if err := e.kube.Patch(ctx, b, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
-			return fmt.Errorf("cannot hand Backup %s to the garbage collector: %w", name, err)
-		}
+		return fmt.Errorf("cannot read Backup %s to prune it: %w", name, err)
+	}
+	if !metav1.IsControlledBy(b, cr) {
+		// Not this schedule's (any more): never touched.
+		return nil
+	}
+	orig := b.DeepCopy()
+	b.SetOwnerReferences([]metav1.OwnerReference{prunedOwner})
+	meta.AddAnnotations(b, map[string]string{AnnotationPrunedBy: cr.Name})
+	if err := e.kube.Patch(ctx, b, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("cannot hand Backup %s to the garbage collector: %w", name, err)
 	}
 	return nil
 }
@@ -310,6 +325,27 @@ func (e *external) list(ctx context.Context, cr *v1alpha1.BackupSchedule) ([]v1a
 		}
 	}
 	return out, nil
+}
+
+// restoring returns the names of the Backups of namespace that a Restore
+// not yet Completed or Failed reads.
+func (e *external) restoring(ctx context.Context, namespace string) (map[string]bool, error) {
+	l := &v1alpha1.RestoreList{}
+	if err := e.kube.List(ctx, l, client.InNamespace(namespace)); err != nil {
+		return nil, fmt.Errorf("cannot list the Restores of the namespace: %w", err)
+	}
+	inUse := map[string]bool{}
+	for _, r := range l.Items {
+		ref := r.Spec.ForProvider.BackupRef
+		if ref == nil {
+			continue
+		}
+		if ph := r.Status.AtProvider.Phase; ph == v1alpha1.RestoreCompleted || ph == v1alpha1.RestoreFailed {
+			continue
+		}
+		inUse[ref.Name] = true
+	}
+	return inUse, nil
 }
 
 // Delete does nothing: the Backups the schedule controls are deleted by the

@@ -35,7 +35,7 @@ type noMetrics struct{}
 
 func (noMetrics) observed(*v1alpha1.BackupSchedule, plan) {}
 func (noMetrics) missed(*v1alpha1.BackupSchedule, int64)  {}
-func (noMetrics) forget(*v1alpha1.BackupSchedule)         {}
+func (noMetrics) forget(string, string)                   {}
 
 func testSchedule() *v1alpha1.BackupSchedule {
 	cr := &v1alpha1.BackupSchedule{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "app", UID: types.UID("schedule-uid"),

@@ -5,7 +5,10 @@ import (
 	"strconv"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
 
 	"github.com/qdrantops/qdrantops/apis/ops/v1alpha1"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/retention"
@@ -51,13 +54,13 @@ type plan struct {
 	lastSuccess time.Time
 	// next is the tick after now, zero if the schedule never fires again.
 	next time.Time
-	// period is how often the schedule fires around now.
-	period time.Duration
-	// overdue is true when no Backup completed within two periods;
-	// overdueFor is then how long since the last success (or since the
-	// schedule was created).
-	overdue    bool
-	overdueFor time.Duration
+	// cutoff is the tick before the latest tick at or before now, zero if
+	// there are not two yet.
+	cutoff time.Time
+	// overdue is true when no Backup completed since cutoff: two ticks have
+	// passed without a success, the latest one's Backup being given until
+	// the next tick.
+	overdue bool
 }
 
 // upToDate is true when the reconcile has nothing to do: no tick is due and
@@ -67,8 +70,10 @@ func (p plan) upToDate() bool {
 }
 
 // newPlan decides what a reconcile at now does for cr, given its Backups
-// (those it controls) and its parsed schedule in its time zone.
-func newPlan(cr *v1alpha1.BackupSchedule, s schedule.Schedule, loc *time.Location, backups []v1alpha1.Backup, now time.Time) plan {
+// (those it controls), the names of those a Restore still reads (retention
+// leaves them alone until it is done) and its parsed schedule in its time
+// zone.
+func newPlan(cr *v1alpha1.BackupSchedule, s schedule.Schedule, loc *time.Location, backups []v1alpha1.Backup, inUse map[string]bool, now time.Time) plan {
 	fp := cr.Spec.ForProvider
 	var p plan
 
@@ -82,22 +87,38 @@ func newPlan(cr *v1alpha1.BackupSchedule, s schedule.Schedule, loc *time.Locatio
 		}
 		byName[b.Name] = true
 		phase := b.Status.AtProvider.Phase
-		completed := phase == v1alpha1.BackupCompleted
-		failed := phase == v1alpha1.BackupFailed
+		// A Completed Backup that is not Ready (its manifest is gone from
+		// the bucket) cannot be restored: it is no success, and retention
+		// must not keep it as "the newest Completed" in place of one that
+		// can.
+		completed := phase == v1alpha1.BackupCompleted && b.GetCondition(xpv2.TypeReady).Status != corev1.ConditionFalse
+		failed := phase == v1alpha1.BackupFailed || (phase == v1alpha1.BackupCompleted && !completed)
 		if !completed && !failed {
 			p.running = append(p.running, b.Name)
 		}
-		if completed && b.Status.AtProvider.CompletionTime != nil && b.Status.AtProvider.CompletionTime.After(p.lastSuccess) {
-			p.lastSuccess = b.Status.AtProvider.CompletionTime.Time
+		// A completion in the future is a clock gone wrong or a forged
+		// status: it would silence BackupOverdue for ever.
+		if ct := b.Status.AtProvider.CompletionTime; completed && ct != nil && ct.After(p.lastSuccess) && !ct.After(now) {
+			p.lastSuccess = ct.Time
 		}
 		rb = append(rb, retention.Backup{Name: b.Name, Time: tickOf(b), Completed: completed, Failed: failed})
 	}
 	slices.Sort(p.running)
-	if t := cr.Status.AtProvider.LastSuccessfulBackupTime; t != nil && t.After(p.lastSuccess) {
+	if t := cr.Status.AtProvider.LastSuccessfulBackupTime; t != nil && t.After(p.lastSuccess) && !t.After(now) {
 		// Pruned or deleted Backups still count: the time only moves on.
 		p.lastSuccess = t.Time
 	}
-	p.prune, p.kept = retention.Prune(rb, retention.PolicyFrom(fp.RetentionPolicy), now, loc)
+	prune, kept := retention.Prune(rb, retention.PolicyFrom(fp.RetentionPolicy), now, loc)
+	p.kept = kept
+	for _, name := range prune {
+		if inUse[name] {
+			// A Restore reads it: deleting it now would pull its objects
+			// from under the restore. Pruned once the restore ends.
+			p.kept++
+			continue
+		}
+		p.prune = append(p.prune, name)
+	}
 
 	var deadline time.Duration
 	if fp.StartingDeadlineSeconds != nil {
@@ -106,28 +127,38 @@ func newPlan(cr *v1alpha1.BackupSchedule, s schedule.Schedule, loc *time.Locatio
 	last := lastTick(cr)
 	p.due = s.Due(last, now, deadline)
 	p.next = s.NextAfter(last, now)
-	p.period = s.Period(now)
 
+	// Overdue counts ticks, not a period: "0 3 * * 1-5" on Monday at 03:00
+	// is not overdue for a Friday success, though 71 hours have passed.
+	p.cutoff = s.OverdueCutoff(last, now)
 	since := cr.GetCreationTimestamp().Time
 	if !p.lastSuccess.IsZero() {
 		since = p.lastSuccess
 	}
-	if p.period > 0 && now.Sub(since) > 2*p.period {
-		p.overdue, p.overdueFor = true, now.Sub(since)
-	}
+	p.overdue = !p.cutoff.IsZero() && since.Before(p.cutoff)
 
 	if p.due.Tick.IsZero() {
 		return p
 	}
 	p.backupName = schedule.BackupName(cr.Name, p.due.Tick)
 	switch {
+	case byName[p.backupName]:
+		// First: a reconcile created this tick's Backup and could not
+		// record it (a kill, a lost status write). It is neither late,
+		// nor skipped for itself running.
+		p.action = actAdopt
+		if !p.due.Run {
+			// Due counted the tick as missed: it was not.
+			p.due.Missed--
+			p.due.LatestMissed = time.Time{}
+			if p.due.Missed > 0 {
+				p.due.LatestMissed = s.OverdueCutoff(last, p.due.Tick)
+			}
+		}
 	case fp.Suspend:
 		p.action = actSuspended
 	case !p.due.Run:
 		p.action = actSkipLate
-	case byName[p.backupName]:
-		// Checked before Forbid: the running Backup may be this tick's own.
-		p.action = actAdopt
 	case fp.ConcurrencyPolicy != v1alpha1.ConcurrencyAllow && len(p.running) > 0:
 		p.action = actSkipRunning
 	default:

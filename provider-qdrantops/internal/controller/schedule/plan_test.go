@@ -7,8 +7,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
 
 	"github.com/qdrantops/qdrantops/apis/ops/v1alpha1"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/schedule"
@@ -40,6 +43,7 @@ func TestNewPlan(t *testing.T) {
 		phase     v1alpha1.BackupPhase
 		completed string
 		deleting  bool
+		notReady  bool
 	}
 	type want struct {
 		action      action
@@ -57,6 +61,7 @@ func TestNewPlan(t *testing.T) {
 		reason  string
 		sched   sched
 		backups []bk
+		inUse   map[string]bool
 		now     string
 		want    want
 	}{
@@ -79,37 +84,37 @@ func TestNewPlan(t *testing.T) {
 			want:   want{action: actNone, next: "2026-05-04T11:00:00Z"},
 		},
 		"Create": {
-			reason: "At the tick its Backup is created, named for it.",
+			reason: "(Created at 10:30, the 11:00 tick got no success: overdue.) At the tick its Backup is created, named for it.",
 			sched:  sched{spec: "0 * * * *", lastTick: "2026-05-04T11:00:00Z"},
 			now:    "2026-05-04T12:00:00.3Z",
-			want:   want{action: actCreate, tick: "2026-05-04T12:00:00Z", backup: "nightly-1777896000", next: "2026-05-04T13:00:00Z"},
+			want:   want{action: actCreate, tick: "2026-05-04T12:00:00Z", backup: "nightly-1777896000", next: "2026-05-04T13:00:00Z", overdue: true},
 		},
 		"ForbidSkipsWhileRunning": {
-			reason: "Forbid (the default) skips a tick while an earlier Backup runs.",
+			reason: "(Created at 10:30, the 11:00 tick got no success: overdue.) Forbid (the default) skips a tick while an earlier Backup runs.",
 			sched:  sched{spec: "0 * * * *", lastTick: "2026-05-04T11:00:00Z"},
 			backups: []bk{
 				{name: "nightly-1777892400", tick: "2026-05-04T11:00:00Z", phase: v1alpha1.BackupInProgress},
 			},
 			now:  "2026-05-04T12:00:01Z",
-			want: want{action: actSkipRunning, tick: "2026-05-04T12:00:00Z", backup: "nightly-1777896000", running: []string{"nightly-1777892400"}, next: "2026-05-04T13:00:00Z"},
+			want: want{action: actSkipRunning, tick: "2026-05-04T12:00:00Z", backup: "nightly-1777896000", running: []string{"nightly-1777892400"}, next: "2026-05-04T13:00:00Z", overdue: true},
 		},
 		"AllowCreatesWhileRunning": {
-			reason: "Allow creates the tick's Backup while an earlier one runs.",
+			reason: "(Created at 10:30, the 11:00 tick got no success: overdue.) Allow creates the tick's Backup while an earlier one runs.",
 			sched:  sched{spec: "0 * * * *", allow: true, lastTick: "2026-05-04T11:00:00Z"},
 			backups: []bk{
 				{name: "nightly-1777892400", tick: "2026-05-04T11:00:00Z", phase: v1alpha1.BackupQueued},
 			},
 			now:  "2026-05-04T12:00:01Z",
-			want: want{action: actCreate, tick: "2026-05-04T12:00:00Z", backup: "nightly-1777896000", running: []string{"nightly-1777892400"}, next: "2026-05-04T13:00:00Z"},
+			want: want{action: actCreate, tick: "2026-05-04T12:00:00Z", backup: "nightly-1777896000", running: []string{"nightly-1777892400"}, next: "2026-05-04T13:00:00Z", overdue: true},
 		},
 		"AdoptOwnBackup": {
-			reason: "A Backup of the due tick exists (created by a reconcile whose status write was lost): it is recorded, not skipped as running.",
+			reason: "(Created at 10:30, the 11:00 tick got no success: overdue.) A Backup of the due tick exists (created by a reconcile whose status write was lost): it is recorded, not skipped as running.",
 			sched:  sched{spec: "0 * * * *", lastTick: "2026-05-04T11:00:00Z"},
 			backups: []bk{
 				{name: "nightly-1777896000", tick: "2026-05-04T12:00:00Z", phase: v1alpha1.BackupPending},
 			},
 			now:  "2026-05-04T12:00:02Z",
-			want: want{action: actAdopt, tick: "2026-05-04T12:00:00Z", backup: "nightly-1777896000", running: []string{"nightly-1777896000"}, next: "2026-05-04T13:00:00Z"},
+			want: want{action: actAdopt, tick: "2026-05-04T12:00:00Z", backup: "nightly-1777896000", running: []string{"nightly-1777896000"}, next: "2026-05-04T13:00:00Z", overdue: true},
 		},
 		"Suspended": {
 			reason: "A suspended schedule handles its ticks without a Backup and without counting them missed.",
@@ -118,10 +123,10 @@ func TestNewPlan(t *testing.T) {
 			want:   want{action: actSuspended, tick: "2026-05-04T12:00:00Z", backup: "nightly-1777896000", next: "2026-05-04T13:00:00Z", missed: 2, overdue: true},
 		},
 		"PastDeadline": {
-			reason: "A tick past its starting deadline is skipped and counted.",
+			reason: "(Created at 10:30, the 11:00 tick got no success: overdue.) A tick past its starting deadline is skipped and counted.",
 			sched:  sched{spec: "0 * * * *", deadline: ptr.To[int64](60), lastTick: "2026-05-04T11:00:00Z"},
 			now:    "2026-05-04T12:01:01Z",
-			want:   want{action: actSkipLate, tick: "2026-05-04T12:00:00Z", backup: "nightly-1777896000", next: "2026-05-04T13:00:00Z", missed: 1},
+			want:   want{action: actSkipLate, tick: "2026-05-04T12:00:00Z", backup: "nightly-1777896000", next: "2026-05-04T13:00:00Z", overdue: true, missed: 1},
 		},
 		"CatchUpOnce": {
 			reason: "After downtime the latest tick runs within the deadline and the older are missed.",
@@ -134,6 +139,18 @@ func TestNewPlan(t *testing.T) {
 			sched:  sched{spec: "0 * * * *", lastTick: "2026-05-04T15:00:00Z", lastSuccess: "2026-05-04T13:00:05Z"},
 			now:    "2026-05-04T15:30:00Z",
 			want:   want{action: actNone, lastSuccess: "2026-05-04T13:00:05Z", overdue: true, next: "2026-05-04T16:00:00Z"},
+		},
+		"WeekdaysMondayNotOverdue": {
+			reason: "0 3 * * 1-5 on Monday 03:00:30: Friday's 03:00 tick had a success, so the weekend is no gap.",
+			sched:  sched{spec: "0 3 * * 1-5", created: "2026-04-20T00:00:00Z", lastTick: "2026-05-04T03:00:00Z", lastSuccess: "2026-05-01T03:05:00Z"},
+			now:    "2026-05-04T03:00:30Z",
+			want:   want{action: actNone, lastSuccess: "2026-05-01T03:05:00Z", next: "2026-05-05T03:00:00Z"},
+		},
+		"WeekdaysTuesdayOverdue": {
+			reason: "On Tuesday 03:00:30 Monday's tick got no success: overdue, though the period is a day.",
+			sched:  sched{spec: "0 3 * * 1-5", created: "2026-04-20T00:00:00Z", lastTick: "2026-05-05T03:00:00Z", lastSuccess: "2026-05-01T03:05:00Z"},
+			now:    "2026-05-05T03:00:30Z",
+			want:   want{action: actNone, lastSuccess: "2026-05-01T03:05:00Z", overdue: true, next: "2026-05-06T03:00:00Z"},
 		},
 		"YoungScheduleNotOverdue": {
 			reason: "A schedule younger than two periods is not overdue without a success.",
@@ -155,6 +172,46 @@ func TestNewPlan(t *testing.T) {
 			},
 			now:  "2026-05-04T12:10:00Z",
 			want: want{action: actNone, lastSuccess: "2026-05-04T12:00:07Z", kept: 1, next: "2026-05-04T13:00:00Z"},
+		},
+		"AdoptBeforeLate": {
+			reason: "A Backup created for a tick whose status write was lost is recorded even past the deadline: the tick got its Backup and is not missed.",
+			sched:  sched{spec: "0 * * * *", deadline: ptr.To[int64](60), lastTick: "2026-05-04T11:00:00Z"},
+			backups: []bk{
+				{name: "nightly-1777896000", tick: "2026-05-04T12:00:00Z", phase: v1alpha1.BackupCompleted, completed: "2026-05-04T12:00:09Z"},
+			},
+			now:  "2026-05-04T12:05:00Z",
+			want: want{action: actAdopt, tick: "2026-05-04T12:00:00Z", backup: "nightly-1777896000", kept: 1, lastSuccess: "2026-05-04T12:00:09Z", next: "2026-05-04T13:00:00Z"},
+		},
+		"CompletedButNotReadyIsNoSuccess": {
+			reason: "A Completed Backup whose manifest is gone (Ready=False) is neither the last success nor the newest Completed that retention keeps.",
+			sched:  sched{spec: "0 * * * *", keepLast: ptr.To[int32](1), lastTick: "2026-05-04T12:00:00Z"},
+			backups: []bk{
+				{name: "nightly-1777892400", tick: "2026-05-04T11:00:00Z", phase: v1alpha1.BackupCompleted, completed: "2026-05-04T11:00:05Z"},
+				{name: "nightly-1777896000", tick: "2026-05-04T12:00:00Z", phase: v1alpha1.BackupCompleted, completed: "2026-05-04T12:00:05Z", notReady: true},
+			},
+			now:  "2026-05-04T12:10:00Z",
+			want: want{action: actNone, kept: 1, lastSuccess: "2026-05-04T11:00:05Z", next: "2026-05-04T13:00:00Z"},
+		},
+		"FutureCompletionIgnored": {
+			reason: "A completion time in the future (a skewed clock, a forged status) would silence BackupOverdue for ever: it is not a success.",
+			sched:  sched{spec: "0 * * * *", created: "2026-05-04T08:30:00Z", lastTick: "2026-05-04T12:00:00Z", lastSuccess: "2099-01-01T00:00:00Z"},
+			backups: []bk{
+				{name: "nightly-1777896000", tick: "2026-05-04T12:00:00Z", phase: v1alpha1.BackupCompleted, completed: "2098-01-01T00:00:00Z"},
+			},
+			now:  "2026-05-04T12:10:00Z",
+			want: want{action: actNone, kept: 1, overdue: true, next: "2026-05-04T13:00:00Z"},
+		},
+		"RestoreKeepsItsBackup": {
+			reason: "Retention does not prune a Backup a Restore still reads; it counts as kept until then.",
+			sched:  sched{spec: "0 * * * *", keepLast: ptr.To[int32](1), lastTick: "2026-05-04T12:00:00Z"},
+			backups: []bk{
+				{name: "nightly-1777888800", tick: "2026-05-04T10:00:00Z", phase: v1alpha1.BackupCompleted, completed: "2026-05-04T10:00:05Z"},
+				{name: "nightly-1777892400", tick: "2026-05-04T11:00:00Z", phase: v1alpha1.BackupCompleted, completed: "2026-05-04T11:00:05Z"},
+				{name: "nightly-1777896000", tick: "2026-05-04T12:00:00Z", phase: v1alpha1.BackupCompleted, completed: "2026-05-04T12:00:05Z"},
+			},
+			inUse: map[string]bool{"nightly-1777888800": true},
+			now:   "2026-05-04T12:10:00Z",
+			want:  want{action: actNone, prune: []string{"nightly-1777892400"}, kept: 2, lastSuccess: "2026-05-04T12:00:05Z", next: "2026-05-04T13:00:00Z"},
 		},
 		"Prune": {
 			reason: "Retention prunes over the schedule's Backups; Backups being deleted are neither counted nor pruned.",
@@ -197,6 +254,9 @@ func TestNewPlan(t *testing.T) {
 				if b.completed != "" {
 					o.Status.AtProvider.CompletionTime = ptr.To(metav1.NewTime(mustTime(t, b.completed)))
 				}
+				if b.notReady {
+					o.SetConditions(xpv2.Condition{Type: xpv2.TypeReady, Status: corev1.ConditionFalse, Reason: "ManifestMissing"})
+				}
 				if b.deleting {
 					o.DeletionTimestamp = ptr.To(metav1.NewTime(mustTime(t, b.tick)))
 				}
@@ -206,7 +266,7 @@ func TestNewPlan(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := newPlan(cr, s, time.UTC, backups, mustTime(t, tc.now))
+			p := newPlan(cr, s, time.UTC, backups, tc.inUse, mustTime(t, tc.now))
 
 			got := want{action: p.action, running: p.running, prune: p.prune, kept: p.kept, overdue: p.overdue, missed: p.due.Missed}
 			got.backup = p.backupName

@@ -124,6 +124,23 @@ func TestMetrics(t *testing.T) {
 		o, ok := p.metric(t, "qdrantops_backupschedule_overdue", `namespace="metrics"`, `schedule="rpo"`)
 		return ok && o == 0
 	}, func() string { return "" })
+
+	// A schedule gone without the provider seeing its deletion (its
+	// finalizer removed by hand) takes its series with it: a stale overdue
+	// series would page for ever.
+	s := getSchedule(t, ns, "rpo")
+	orig := s.DeepCopy()
+	s.SetFinalizers(nil)
+	if err := env.Client.Patch(context.Background(), s, client.MergeFrom(orig)); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Delete(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the series of the deleted schedule gone", func() bool {
+		_, ok := p.metric(t, "qdrantops_backupschedule_last_success_timestamp_seconds", `namespace="metrics"`, `schedule="rpo"`)
+		return !ok
+	}, func() string { return "" })
 }
 
 // TestForbidSkipsWhileABackupRuns slows the snapshot streams so that the

@@ -8,11 +8,13 @@ import (
 	"context"
 	"time"
 
+	kerrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/crossplane/crossplane-runtime/v2/pkg/controller"
 	xpevent "github.com/crossplane/crossplane-runtime/v2/pkg/event"
@@ -62,7 +64,26 @@ func Setup(mgr ctrl.Manager, o controller.Options, d Deps) error {
 		// schedule reports, may free a Forbid schedule and gives retention
 		// work: look at once rather than at the next tick.
 		Owns(&v1alpha1.Backup{}, builder.WithPredicates(phaseChanged())).
-		Complete(ratelimiter.NewReconciler(name, r, o.GlobalRateLimiter))
+		Complete(ratelimiter.NewReconciler(name, &forgetOnGone{inner: r, kube: mgr.GetClient(), metrics: conn.metrics}, o.GlobalRateLimiter))
+}
+
+// forgetOnGone drops the metrics of a schedule that is gone. Observe
+// forgets them when it sees the schedule deleted, but the managed reconciler
+// does not always observe a deleted resource (not when its management
+// policies leave out Delete, not when its finalizer was removed by hand):
+// a stale overdue series would page for ever.
+type forgetOnGone struct {
+	inner   reconcile.Reconciler
+	kube    client.Reader
+	metrics metricsSink
+}
+
+func (f *forgetOnGone) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	res, err := f.inner.Reconcile(ctx, req)
+	if gerr := f.kube.Get(ctx, req.NamespacedName, &v1alpha1.BackupSchedule{}); kerrors.IsNotFound(gerr) {
+		f.metrics.forget(req.Namespace, req.Name)
+	}
+	return res, err
 }
 
 // wake is how long an up-to-date schedule sleeps: until its next tick, or
@@ -98,7 +119,7 @@ func phaseChanged() predicate.Funcs {
 			if !ok1 || !ok2 {
 				return true
 			}
-			return o.Status.AtProvider.Phase != n.Status.AtProvider.Phase || o.GetDeletionTimestamp() != n.GetDeletionTimestamp()
+			return o.Status.AtProvider.Phase != n.Status.AtProvider.Phase || (o.GetDeletionTimestamp() == nil) != (n.GetDeletionTimestamp() == nil)
 		},
 	}
 }
@@ -139,8 +160,8 @@ func (s promSink) missed(cr *v1alpha1.BackupSchedule, n int64) {
 	s.m.MissedTicks.WithLabelValues(cr.Namespace, cr.Name).Add(float64(n))
 }
 
-func (s promSink) forget(cr *v1alpha1.BackupSchedule) {
+func (s promSink) forget(namespace, name string) {
 	if s.m != nil {
-		s.m.Forget(cr.Namespace, cr.Name)
+		s.m.Forget(namespace, name)
 	}
 }
