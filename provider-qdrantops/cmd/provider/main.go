@@ -64,6 +64,7 @@ func run() error {
 	shardRetry := flag.Duration("shard-retry-delay", 5*time.Second, "first wait between tries of a shard transfer")
 	transferMemory := flag.Int64("max-transfer-memory", qcontroller.DefaultTransferMemory, "bytes of part buffers every transfer of the process shares; transfers wait for them, never exceed them")
 	queueWait := flag.Duration("max-queue-wait", qcontroller.DefaultMaxQueueWait, "how long a backup or restore waits for its Qdrant cluster, busy with other backups or restores, before it fails")
+	scheduleRate := flag.Int("max-schedule-reconcile-rate", qcontroller.DefaultScheduleReconcileRate, "reconciles per second of the BackupSchedule controller, apart from --max-reconcile-rate: ticks shared by many schedules start within a second")
 	urlTTL := flag.Duration("restore-url-ttl", 15*time.Minute, "lifetime of the presigned URL a restore hands Qdrant for each shard, made just before the shard is recovered")
 	flag.Parse()
 
@@ -127,7 +128,7 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("invalid --max-transfer-memory: %w", err)
 	}
-	d := qcontroller.Deps{Context: ctx, Metrics: m, RestoreMetrics: rm, ScheduleMetrics: sm, RestoreURLTTL: *urlTTL, ShardRetryDelay: *shardRetry, Budget: budget, MaxQueueWait: *queueWait}
+	d := qcontroller.Deps{Context: ctx, Metrics: m, RestoreMetrics: rm, ScheduleMetrics: sm, ScheduleReconcileRate: *scheduleRate, RestoreURLTTL: *urlTTL, ShardRetryDelay: *shardRetry, Budget: budget, MaxQueueWait: *queueWait}
 	if *safeStart {
 		o.Gate = new(gate.Gate[schema.GroupVersionKind])
 		if err := customresourcesgate.Setup(mgr, o); err != nil {

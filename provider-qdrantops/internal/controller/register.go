@@ -8,6 +8,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/crossplane/crossplane-runtime/v2/pkg/controller"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/ratelimiter"
 
 	"github.com/qdrantops/qdrantops/apis/ops/v1alpha1"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/controller/backup"
@@ -36,6 +37,10 @@ type Deps struct {
 	RestoreMetrics *metrics.Restore
 	// ScheduleMetrics are the BackupSchedule controller's; nil keeps none.
 	ScheduleMetrics *metrics.Schedule
+	// ScheduleReconcileRate bounds the BackupSchedule controller's
+	// reconciles per second, apart from the other controllers'; zero means
+	// DefaultScheduleReconcileRate.
+	ScheduleReconcileRate int
 	// RestoreURLTTL is the lifetime of the presigned URL of each shard a
 	// restore recovers; zero means the restore use case's default.
 	RestoreURLTTL time.Duration
@@ -45,6 +50,9 @@ type Deps struct {
 const (
 	DefaultTransferMemory = 256 << 20
 	DefaultMaxQueueWait   = 6 * time.Hour
+	// DefaultScheduleReconcileRate lets a hundred schedules that share a
+	// tick create their Backups within a second.
+	DefaultScheduleReconcileRate = 100
 )
 
 func setups(d Deps) []func(ctrl.Manager, controller.Options) error {
@@ -84,6 +92,15 @@ func setups(d Deps) []func(ctrl.Manager, controller.Options) error {
 			return restore.Setup(mgr, o, restore.Deps{Slots: slots, Metrics: d.RestoreMetrics, Context: d.Context, RetryDelay: d.ShardRetryDelay, URLTTL: d.RestoreURLTTL, Budget: b, MaxQueueWait: wait})
 		},
 		func(mgr ctrl.Manager, o controller.Options) error {
+			// Schedules have a rate limiter of their own: their ticks must
+			// start within a second, and many schedules share ticks (02:00
+			// every night), while Backups and Restores spend the shared
+			// budget on every step of their transfers.
+			rate := d.ScheduleReconcileRate
+			if rate <= 0 {
+				rate = DefaultScheduleReconcileRate
+			}
+			o.GlobalRateLimiter = ratelimiter.NewGlobal(rate)
 			return schedule.Setup(mgr, o, schedule.Deps{Metrics: d.ScheduleMetrics})
 		},
 	}

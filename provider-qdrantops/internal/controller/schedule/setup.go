@@ -22,6 +22,8 @@ import (
 	"github.com/crossplane/crossplane-runtime/v2/pkg/reconciler/managed"
 	"github.com/crossplane/crossplane-runtime/v2/pkg/resource"
 
+	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
+
 	"github.com/qdrantops/qdrantops/apis/ops/v1alpha1"
 	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/metrics"
 )
@@ -109,17 +111,29 @@ func wake(mg resource.Managed, poll time.Duration, now time.Time) time.Duration 
 	return max(min(next.Sub(now), poll), time.Millisecond)
 }
 
-// phaseChanged passes the creation and deletion of a Backup and the updates
-// that change its phase, not its progress.
+// phaseChanged passes what changes a schedule's report or frees its work: a
+// Backup that completes, fails or stops being Ready (its manifest gone), and
+// one that starts or finishes going away. Not a Backup's creation (the
+// schedule made it, and already knows) nor its progress through Pending,
+// Queued and InProgress: at a tick shared by many schedules each such event
+// would cost its schedule a reconcile.
 func phaseChanged() predicate.Funcs {
 	return predicate.Funcs{
+		CreateFunc: func(event.CreateEvent) bool { return false },
 		UpdateFunc: func(e event.UpdateEvent) bool {
 			o, ok1 := e.ObjectOld.(*v1alpha1.Backup)
 			n, ok2 := e.ObjectNew.(*v1alpha1.Backup)
 			if !ok1 || !ok2 {
 				return true
 			}
-			return o.Status.AtProvider.Phase != n.Status.AtProvider.Phase || (o.GetDeletionTimestamp() == nil) != (n.GetDeletionTimestamp() == nil)
+			if (o.GetDeletionTimestamp() == nil) != (n.GetDeletionTimestamp() == nil) {
+				return true
+			}
+			if o.GetCondition(xpv2.TypeReady).Status != n.GetCondition(xpv2.TypeReady).Status && n.Status.AtProvider.Phase == v1alpha1.BackupCompleted {
+				return true
+			}
+			ph := n.Status.AtProvider.Phase
+			return o.Status.AtProvider.Phase != ph && (ph == v1alpha1.BackupCompleted || ph == v1alpha1.BackupFailed)
 		},
 	}
 }
