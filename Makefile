@@ -63,10 +63,12 @@ test-integration: tools
 demo: tools
 	CROSSPLANE_CRDS=$$($(BUILD) --path crossplane-core)/crds cluster/demo.sh
 
-## bench: throughput and memory benchmarks against the real S3 server and the emulator, written to bench-results.txt (one iteration each: they move GiBs; the throughput benchmark runs its alternating rounds inside).
+## bench: throughput and memory benchmarks against the real S3 server and the emulator, and the BackupSchedule controller's tick latency and reconcile cost against a real apiserver, written to bench-results.txt (one iteration each: they move GiBs; the throughput benchmark runs its alternating rounds inside).
 bench: tools
-	{ CI=1 $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m \
-		./provider-qdrantops/internal/backup/ ./provider-qdrantops/internal/restore/ ./provider-qdrantops/internal/qdrant/ && \
+	{ KUBEBUILDER_ASSETS=$$($(TESTBED_SH) assets) CROSSPLANE_CRDS=$$($(BUILD) --path crossplane-core)/crds \
+	  CI=1 $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m \
+		./provider-qdrantops/internal/backup/ ./provider-qdrantops/internal/restore/ ./provider-qdrantops/internal/qdrant/ \
+		./provider-qdrantops/internal/controller/schedule/ && \
 	  $(GO) test -count=1 -run '^$$' -bench . ./functions/compose-qdrant/; } 2>&1 | tee bench-results.txt
 
 clean:
