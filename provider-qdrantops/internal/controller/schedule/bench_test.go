@@ -50,7 +50,8 @@ type benchProvider struct {
 	done    chan struct{}
 }
 
-// missedTicks lists the schedules of ns with the ticks each says it missed.
+// benchMissedTicks lists the schedules of ns with the ticks each says it
+// missed.
 func benchMissedTicks(b *testing.B, ns string) string {
 	b.Helper()
 	l := &v1alpha1.BackupScheduleList{}
@@ -64,6 +65,7 @@ func benchMissedTicks(b *testing.B, ns string) string {
 	return strings.Join(out, ", ")
 }
 
+// benchStartProvider starts the provider, killed when the benchmark ends.
 func benchStartProvider(b *testing.B) *benchProvider {
 	b.Helper()
 	if shared != nil {
@@ -235,7 +237,11 @@ func benchWatch(ctx context.Context, b *testing.B, ns string) <-chan benchArriva
 				if err != nil {
 					continue
 				}
-				out <- benchArrival{schedule: bk.Labels[v1alpha1.LabelBackupSchedule], tick: time.Unix(sec, 0), at: at}
+				select {
+				case out <- benchArrival{schedule: bk.Labels[v1alpha1.LabelBackupSchedule], tick: time.Unix(sec, 0), at: at}:
+				case <-ctx.Done():
+					return
+				}
 			}
 		}
 	}()
