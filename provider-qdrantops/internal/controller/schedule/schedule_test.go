@@ -389,3 +389,53 @@ func TestUnknownTimeZone(t *testing.T) {
 		t.Errorf("a schedule that does not parse created Backups: %d", len(bs))
 	}
 }
+
+// TestDeletingAScheduleFollowsItsManagementPolicies deletes two schedules:
+// the Backups of the one whose management policies include Delete (the
+// default) are deleted with it by the garbage collector; those of the one
+// without Delete are kept, with no owner left.
+func TestDeletingAScheduleFollowsItsManagementPolicies(t *testing.T) {
+	t.Parallel()
+	const ns = "deletion"
+	namespace(t, ns)
+	p := sharedProvider(t)
+	allow := func(s *v1alpha1.BackupSchedule) { s.Spec.ForProvider.ConcurrencyPolicy = v1alpha1.ConcurrencyAllow }
+	create(t,
+		newSchedule(ns, "drop", "@every 2s", allow),
+		newSchedule(ns, "keep", "@every 2s", allow, func(s *v1alpha1.BackupSchedule) {
+			s.Spec.ManagementPolicies = xpv2.ManagementPolicies{xpv2.ManagementActionObserve, xpv2.ManagementActionCreate, xpv2.ManagementActionUpdate, xpv2.ManagementActionLateInitialize}
+		}),
+	)
+	of := func(sched string) []v1alpha1.Backup {
+		var out []v1alpha1.Backup
+		for _, b := range backups(t, ns) {
+			if b.Labels[v1alpha1.LabelBackupSchedule] == sched {
+				out = append(out, b)
+			}
+		}
+		return out
+	}
+	eventually(t, 30*time.Second, "two Backups of each schedule", func() bool { return len(of("drop")) >= 2 && len(of("keep")) >= 2 }, dump(t, ns, p))
+	for _, name := range []string{"drop", "keep"} {
+		if err := env.Client.Delete(context.Background(), getSchedule(t, ns, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 30*time.Second, "both schedules gone", func() bool {
+		l := &v1alpha1.BackupScheduleList{}
+		if err := env.Client.List(context.Background(), l, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		return len(l.Items) == 0
+	}, dump(t, ns, p))
+	eventually(t, 60*time.Second, "the Backups of the schedule with Delete deleted", func() bool { return len(of("drop")) == 0 }, dump(t, ns, p))
+	kept := of("keep")
+	if len(kept) < 2 {
+		t.Fatalf("the Backups of the schedule without Delete: want them kept, %d left\n%s", len(kept), dump(t, ns, p)())
+	}
+	for _, b := range kept {
+		if len(b.OwnerReferences) != 0 || b.DeletionTimestamp != nil {
+			t.Errorf("kept Backup %s: owners %v, deleting %v", b.Name, b.OwnerReferences, b.DeletionTimestamp)
+		}
+	}
+}

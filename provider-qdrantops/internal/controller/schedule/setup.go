@@ -50,6 +50,7 @@ func Setup(mgr ctrl.Manager, o controller.Options, d Deps) error {
 		managed.WithPollInterval(o.PollInterval),
 		managed.WithRecorder(rec),
 		managed.WithManagementPolicies(),
+		managed.WithFinalizer(&orphaningFinalizer{Finalizer: resource.NewAPIFinalizer(mgr.GetClient(), managed.FinalizerName), kube: mgr.GetClient()}),
 		managed.WithPollIntervalHook(func(mg resource.Managed, poll time.Duration) time.Duration {
 			return wake(mg, poll, d.Now())
 		}),
