@@ -30,16 +30,16 @@ const (
 
 // Conditions of a BackupSchedule, besides Ready and Synced.
 const (
-	// TypeBackupOverdue is True when the schedule has had no successful
-	// Backup within two of its periods: its recovery point objective is
-	// missed.
+	// TypeBackupOverdue is True when two ticks of the schedule passed
+	// without a successful Backup (the last success is older than the tick
+	// before the latest): its recovery point objective is missed.
 	TypeBackupOverdue xpv2.ConditionType = "BackupOverdue"
 
-	// ReasonNoRecentBackup: no Backup of the schedule completed within two
-	// periods.
+	// ReasonNoRecentBackup: no Backup of the schedule completed since the
+	// tick before the latest.
 	ReasonNoRecentBackup xpv2.ConditionReason = "NoRecentBackup"
-	// ReasonBackupsOnSchedule: a Backup completed within two periods, or the
-	// schedule is younger than two periods.
+	// ReasonBackupsOnSchedule: a Backup completed since the tick before the
+	// latest, or the schedule has not seen two ticks yet.
 	ReasonBackupsOnSchedule xpv2.ConditionReason = "BackupsOnSchedule"
 	// ReasonSuspended is the Ready reason of a suspended schedule: it
 	// creates no Backups, and still prunes.

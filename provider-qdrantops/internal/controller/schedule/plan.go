@@ -78,6 +78,7 @@ func newPlan(cr *v1alpha1.BackupSchedule, s schedule.Schedule, loc *time.Locatio
 	var p plan
 
 	byName := make(map[string]bool, len(backups))
+	isCompleted := make(map[string]bool, len(backups))
 	rb := make([]retention.Backup, 0, len(backups))
 	for i := range backups {
 		b := &backups[i]
@@ -93,6 +94,7 @@ func newPlan(cr *v1alpha1.BackupSchedule, s schedule.Schedule, loc *time.Locatio
 		// can.
 		completed := phase == v1alpha1.BackupCompleted && b.GetCondition(xpv2.TypeReady).Status != corev1.ConditionFalse
 		failed := phase == v1alpha1.BackupFailed || (phase == v1alpha1.BackupCompleted && !completed)
+		isCompleted[b.Name] = completed
 		if !completed && !failed {
 			p.running = append(p.running, b.Name)
 		}
@@ -114,7 +116,9 @@ func newPlan(cr *v1alpha1.BackupSchedule, s schedule.Schedule, loc *time.Locatio
 		if inUse[name] {
 			// A Restore reads it: deleting it now would pull its objects
 			// from under the restore. Pruned once the restore ends.
-			p.kept++
+			if isCompleted[name] {
+				p.kept++
+			}
 			continue
 		}
 		p.prune = append(p.prune, name)

@@ -90,8 +90,9 @@ func (f *forgetOnGone) Reconcile(ctx context.Context, req reconcile.Request) (re
 }
 
 // wake is how long an up-to-date schedule sleeps: until its next tick, or
-// the poll interval if that is sooner (overdue turns on between ticks, and
-// a schedule that fails to parse is looked at again).
+// the poll interval if that is sooner. BackupOverdue only changes at ticks
+// and when a Backup completes, which wakes the schedule too; the poll is a
+// safety net.
 func wake(mg resource.Managed, poll time.Duration, now time.Time) time.Duration {
 	cr, ok := mg.(*v1alpha1.BackupSchedule)
 	if !ok {
