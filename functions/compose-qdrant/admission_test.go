@@ -102,7 +102,7 @@ func TestXRLimitsFitTheBackupSchedule(t *testing.T) {
 	}{
 		"Plain": {
 			reason: "An ordinary backup configuration.",
-			backup: `{schedule: "0 2 * * *", bucket: {create: true}}`,
+			backup: `{schedule: "0 2 * * *", bucket: {create: true, region: eu-central-1}}`,
 		},
 		"NameAtLimit": {
 			reason: "A 52-character cluster name names a BackupSchedule, which allows 52.",
@@ -125,7 +125,7 @@ func TestXRLimitsFitTheBackupSchedule(t *testing.T) {
 			reason:    "The longest namespace and cluster name still give a bucket name the BackupSchedule accepts.",
 			namespace: longNS,
 			name:      s("c", 52),
-			backup:    `{schedule: "@daily", bucket: {create: true}}`,
+			backup:    `{schedule: "@daily", bucket: {create: true, region: eu-central-1}}`,
 		},
 		"ScheduleAtLimit": {
 			reason: "128 characters of schedule, the BackupSchedule's limit.",
@@ -231,9 +231,19 @@ func TestXRLimitsFitTheBackupSchedule(t *testing.T) {
 			backup: `{schedule: "@daily", bucket: {name: "backups-s3alias"}}`,
 			wantXR: "suffix S3 reserves",
 		},
+		"CreatedBucketWithoutRegion": {
+			reason: "A created bucket needs a region: the S3 provider requires one, and an empty one is none.",
+			backup: `{schedule: "@daily", bucket: {create: true}}`,
+			wantXR: "region is required with create: true",
+		},
+		"CreatedBucketEmptyRegion": {
+			reason: "An empty region is no region.",
+			backup: `{schedule: "@daily", bucket: {create: true, region: ""}}`,
+			wantXR: "region is required with create: true",
+		},
 		"NamedBucketCreated": {
 			reason: "A created bucket cannot be named: it could take over a bucket the cluster does not own.",
-			backup: `{schedule: "@daily", bucket: {create: true, name: someone-elses-bucket}}`,
+			backup: `{schedule: "@daily", bucket: {create: true, region: eu-central-1, name: someone-elses-bucket}}`,
 			wantXR: "name cannot be set with create: true",
 		},
 		"RetentionAtLimits": {

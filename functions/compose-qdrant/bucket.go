@@ -84,30 +84,40 @@ func bucketName(xr *v1alpha1.QdrantCluster, observed map[resource.Name]resource.
 	return generatedBucketName(xr.Namespace, xr.Name), nil
 }
 
+// inRegion sets fields' region unless it is empty: an empty region is no
+// region, and the S3 provider's resources require one (the XRD requires it
+// with create: true; XRs stored before it did must not compose "").
+func inRegion(region string, fields map[string]any) map[string]any {
+	if region != "" {
+		fields["region"] = region
+	}
+	return fields
+}
+
 // bucketResources compose a private, versioned, encrypted bucket whose
 // incomplete multipart uploads (an interrupted backup's) are aborted and
 // whose noncurrent object versions (a deleted backup's) expire.
 func bucketResources(xr *v1alpha1.QdrantCluster, name string) map[resource.Name]*composed.Unstructured {
 	b := xr.Spec.Backup.Bucket
 	out := map[resource.Name]*composed.Unstructured{}
-	bucket := s3Object("Bucket", name, xr.Namespace, map[string]any{"region": b.Region})
+	bucket := s3Object("Bucket", name, xr.Namespace, inRegion(b.Region, map[string]any{}))
 	bucket.SetAnnotations(map[string]string{"crossplane.io/external-name": name})
 	out[nameBucket] = bucket
 	ref := map[string]any{"name": name}
-	out[nameBucketVersioning] = s3Object("BucketVersioning", name, xr.Namespace, map[string]any{
-		"region": b.Region, "bucketRef": ref,
+	out[nameBucketVersioning] = s3Object("BucketVersioning", name, xr.Namespace, inRegion(b.Region, map[string]any{
+		"bucketRef":               ref,
 		"versioningConfiguration": map[string]any{"status": "Enabled"},
-	})
-	out[nameBucketEncryption] = s3Object("BucketServerSideEncryptionConfiguration", name, xr.Namespace, map[string]any{
-		"region": b.Region, "bucketRef": ref,
-		"rule": []any{map[string]any{"applyServerSideEncryptionByDefault": map[string]any{"sseAlgorithm": "AES256"}}},
-	})
-	out[nameBucketPublic] = s3Object("BucketPublicAccessBlock", name, xr.Namespace, map[string]any{
-		"region": b.Region, "bucketRef": ref,
+	}))
+	out[nameBucketEncryption] = s3Object("BucketServerSideEncryptionConfiguration", name, xr.Namespace, inRegion(b.Region, map[string]any{
+		"bucketRef": ref,
+		"rule":      []any{map[string]any{"applyServerSideEncryptionByDefault": map[string]any{"sseAlgorithm": "AES256"}}},
+	}))
+	out[nameBucketPublic] = s3Object("BucketPublicAccessBlock", name, xr.Namespace, inRegion(b.Region, map[string]any{
+		"bucketRef":       ref,
 		"blockPublicAcls": true, "blockPublicPolicy": true, "ignorePublicAcls": true, "restrictPublicBuckets": true,
-	})
-	out[nameBucketLifecycle] = s3Object("BucketLifecycleConfiguration", name, xr.Namespace, map[string]any{
-		"region": b.Region, "bucketRef": ref,
+	}))
+	out[nameBucketLifecycle] = s3Object("BucketLifecycleConfiguration", name, xr.Namespace, inRegion(b.Region, map[string]any{
+		"bucketRef": ref,
 		"rule": []any{
 			map[string]any{
 				"id": "abort-incomplete-multipart-uploads", "status": "Enabled",
@@ -125,7 +135,7 @@ func bucketResources(xr *v1alpha1.QdrantCluster, name string) map[resource.Name]
 				"expiration":                  []any{map[string]any{"expiredObjectDeleteMarker": true}},
 			},
 		},
-	})
+	}))
 	return out
 }
 

@@ -4,6 +4,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/qdrantops/qdrantops/apis/qdrantops/v1alpha1"
 )
 
 // s3NameProblem says why S3 would refuse a bucket name, or "" when it would
@@ -115,6 +119,41 @@ func TestGeneratedBucketNamesDoNotCollide(t *testing.T) {
 			x, y := generatedBucketName(tc.a[0], tc.a[1]), generatedBucketName(tc.b[0], tc.b[1])
 			if x == y {
 				t.Errorf("%s\n%s/%s and %s/%s share bucket %q", tc.reason, tc.a[0], tc.a[1], tc.b[0], tc.b[1], x)
+			}
+		})
+	}
+}
+
+// TestBucketResourcesRegion checks that a bucket's resources carry its region,
+// and no region key at all when it has none (an XR stored before the XRD
+// required one with create: true): "" is no region, and the S3 provider
+// would take it as one.
+func TestBucketResourcesRegion(t *testing.T) {
+	cases := map[string]struct {
+		reason string
+		region string
+		want   any
+	}{
+		"Region":   {reason: "The region is copied onto every resource.", region: "eu-central-1", want: "eu-central-1"},
+		"NoRegion": {reason: "No region composes no region key.", region: "", want: nil},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			xr := &v1alpha1.QdrantCluster{}
+			xr.SetName("search")
+			xr.SetNamespace("team-a")
+			xr.Spec.Backup = &v1alpha1.Backup{Schedule: "@daily", Bucket: v1alpha1.Bucket{Create: true, Region: tc.region}}
+			for rn, o := range bucketResources(xr, "team-a-search-backups") {
+				got, found, err := unstructured.NestedFieldNoCopy(o.Object, "spec", "forProvider", "region")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !found {
+					got = nil
+				}
+				if got != tc.want {
+					t.Errorf("%s\n%s: spec.forProvider.region = %#v (present %t), want %#v", tc.reason, rn, got, found, tc.want)
+				}
 			}
 		})
 	}

@@ -157,6 +157,7 @@ const DefaultNoncurrentVersionDays = 7
 // Bucket is the S3 bucket of a cluster's backups: an existing bucket, named,
 // or one created for the cluster.
 // +kubebuilder:validation:XValidation:rule="self.create || has(self.name)",message="name is required unless create is true"
+// +kubebuilder:validation:XValidation:rule="!has(self.create) || !self.create || (has(self.region) && size(self.region) > 0)",message="region is required with create: true: the bucket is created in it"
 // +kubebuilder:validation:XValidation:rule="!has(self.create) || !self.create || !has(self.name)",message="name cannot be set with create: true: a created bucket is named after the cluster (a bucket it already has keeps its name), so that it can never take over a bucket the cluster does not own; remove name, or set create: false to use an existing bucket"
 type Bucket struct {
 	// Create composes a new private, versioned, encrypted bucket for this
@@ -185,7 +186,9 @@ type Bucket struct {
 	// +kubebuilder:validation:XValidation:rule="!self.endsWith('-s3alias') && !self.endsWith('--ol-s3') && !self.endsWith('.mrap') && !self.endsWith('--x-s3') && !self.endsWith('--table-s3')",message="bucket name must not end with a suffix S3 reserves (-s3alias, --ol-s3, .mrap, --x-s3, --table-s3)"
 	Name string `json:"name,omitempty"`
 
-	// Region of the bucket.
+	// Region of the bucket; required with create: true, since the bucket is
+	// created in it. An existing bucket's region defaults to the
+	// ProviderConfig's.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
 	Region string `json:"region,omitempty"`
