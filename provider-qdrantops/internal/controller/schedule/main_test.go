@@ -21,6 +21,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	kerrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -32,6 +35,7 @@ import (
 	"github.com/qdrantops/qdrantops/cluster/qdrantemu"
 	"github.com/qdrantops/qdrantops/cluster/s3server"
 	"github.com/qdrantops/qdrantops/cluster/testenv"
+	"github.com/qdrantops/qdrantops/docs/argocd"
 )
 
 const (
@@ -410,6 +414,23 @@ func deleteSchedulesAtEnd(t testing.TB, ns string) {
 			t.Errorf("cannot delete the schedules of %s: %v", ns, err)
 		}
 	})
+}
+
+// health is what Argo CD's health check for the object's kind says of it
+// (docs/argocd), held to the real objects these tests produce.
+func health(t testing.TB, o client.Object, gvk schema.GroupVersionKind) string {
+	t.Helper()
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &unstructured.Unstructured{Object: m}
+	u.SetGroupVersionKind(gvk)
+	h, err := argocd.Check(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.Status
 }
 
 // eventually polls cond until it holds or timeout passes.

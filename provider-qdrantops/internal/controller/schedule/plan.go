@@ -144,6 +144,16 @@ func newPlan(cr *v1alpha1.BackupSchedule, s schedule.Schedule, loc *time.Locatio
 	if p.due.Tick.IsZero() {
 		return p
 	}
+	// A missed tick whose Backup exists was not missed: a reconcile created
+	// it and was killed before it recorded the tick.
+	for i := range backups {
+		if tk := tickOf(&backups[i]); p.due.Missed > 0 && tk.After(last) && tk.Before(p.due.Tick) {
+			p.due.Missed--
+		}
+	}
+	if p.due.Missed == 0 {
+		p.due.LatestMissed = time.Time{}
+	}
 	p.backupName = schedule.BackupName(cr.Name, p.due.Tick)
 	switch {
 	case byName[p.backupName]:

@@ -173,6 +173,15 @@ func TestNewPlan(t *testing.T) {
 			now:  "2026-05-04T12:10:00Z",
 			want: want{action: actNone, lastSuccess: "2026-05-04T12:00:07Z", kept: 1, next: "2026-05-04T13:00:00Z"},
 		},
+		"MissedTickWithABackup": {
+			reason: "A kill between creating the 11:00 Backup and recording it, then downtime: 11:00 is not missed, it has its Backup; 12:00 is caught up.",
+			sched:  sched{spec: "0 * * * *", deadline: ptr.To[int64](600), lastTick: "2026-05-04T10:00:00Z"},
+			backups: []bk{
+				{name: "nightly-1777892400", tick: "2026-05-04T11:00:00Z", phase: v1alpha1.BackupCompleted, completed: "2026-05-04T11:00:09Z"},
+			},
+			now:  "2026-05-04T12:05:00Z",
+			want: want{action: actCreate, tick: "2026-05-04T12:00:00Z", backup: "nightly-1777896000", kept: 1, lastSuccess: "2026-05-04T11:00:09Z", next: "2026-05-04T13:00:00Z"},
+		},
 		"AdoptBeforeLate": {
 			reason: "A Backup created for a tick whose status write was lost is recorded even past the deadline: the tick got its Backup and is not missed.",
 			sched:  sched{spec: "0 * * * *", deadline: ptr.To[int64](60), lastTick: "2026-05-04T11:00:00Z"},

@@ -94,6 +94,13 @@ func TestOneBackupPerTick(t *testing.T) {
 	if c := condition(s, xpv2.TypeReady); c.Status != corev1.ConditionTrue || c.Reason != xpv2.ReasonAvailable {
 		t.Errorf("Ready: %+v", c)
 	}
+	// Argo CD's health checks (docs/argocd) on these real objects.
+	if got := health(t, s, v1alpha1.BackupScheduleGroupVersionKind); got != "Healthy" {
+		t.Errorf("Argo CD health of the schedule: %s, want Healthy", got)
+	}
+	if got := health(t, &bs[0], v1alpha1.BackupGroupVersionKind); got != "Healthy" {
+		t.Errorf("Argo CD health of the Completed Backup %s: %s, want Healthy", bs[0].Name, got)
+	}
 	if ev := events(t, ns, "every3s"); ev["BackupCreated"] < 4 {
 		t.Errorf("want a BackupCreated Event per Backup; got %v", ev)
 	}
@@ -172,6 +179,9 @@ func TestForbidSkipsWhileABackupRuns(t *testing.T) {
 	}
 	if isCompleted(&bs[0]) {
 		t.Fatalf("the first Backup completed: the test needs it running")
+	}
+	if got := health(t, &bs[0], v1alpha1.BackupGroupVersionKind); got != "Progressing" {
+		t.Errorf("Argo CD health of the running Backup: %s, want Progressing", got)
 	}
 	s := getSchedule(t, ns, "slow")
 	if s.Status.AtProvider.LastMissedTime == nil || len(s.Status.AtProvider.ActiveBackups) != 1 {
@@ -331,6 +341,9 @@ func TestSuspendStopsBackupsButPrunes(t *testing.T) {
 	if !found {
 		t.Errorf("the newest Completed Backup %s was pruned", newest.Name)
 	}
+	if got := health(t, getSchedule(t, ns, "every2s"), v1alpha1.BackupScheduleGroupVersionKind); got != "Suspended" {
+		t.Errorf("Argo CD health of a suspended schedule: %s, want Suspended", got)
+	}
 	st := getSchedule(t, ns, "every2s").Status.AtProvider
 	if st.NextBackupTime != nil || st.LastPruneTime == nil || st.KeptBackups != 1 {
 		t.Errorf("status of a suspended, pruned schedule: next %v, last prune %v, kept %d", st.NextBackupTime, st.LastPruneTime, st.KeptBackups)
@@ -374,6 +387,9 @@ func TestUnknownTimeZone(t *testing.T) {
 	}, dump(t, ns, p))
 	time.Sleep(5 * time.Second)
 	s := getSchedule(t, ns, "mars")
+	if got := health(t, s, v1alpha1.BackupScheduleGroupVersionKind); got != "Degraded" {
+		t.Errorf("Argo CD health of a schedule that does not parse: %s, want Degraded", got)
+	}
 	if c := condition(s, xpv2.TypeSynced); !strings.Contains(c.Message, `"Mars/Olympus_Mons"`) {
 		t.Errorf("Synced message does not name the time zone: %q", c.Message)
 	}
