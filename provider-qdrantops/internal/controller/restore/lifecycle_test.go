@@ -25,6 +25,9 @@ func TestBackupThenRestoreIntoFreshCluster(t *testing.T) {
 
 	apply(t, newRestore("from-nightly", fromBackup("nightly"), into("fresh")))
 	r := waitFor(t, "from-nightly", 90*time.Second, "Ready", ready)
+	if got := argoHealth(t, r); got != "Healthy" {
+		t.Errorf("Argo CD health of the completed Restore: %s, want Healthy", got)
+	}
 	obs := r.Status.AtProvider
 	if obs.Phase != v1alpha1.RestoreCompleted || obs.CompletionTime == nil || obs.StartTime == nil || obs.Attempts != 1 {
 		t.Errorf("phase %s, completion %v, start %v, attempts %d", obs.Phase, obs.CompletionTime, obs.StartTime, obs.Attempts)

@@ -31,6 +31,9 @@ func TestFailPolicyLeavesExistingCollection(t *testing.T) {
 
 	apply(t, newRestore("clash", fromBackup("nightly"), into("occupied")))
 	r := waitFor(t, "clash", 60*time.Second, "Failed", failed)
+	if got := argoHealth(t, r); got != "Degraded" {
+		t.Errorf("Argo CD health of the failed Restore: %s, want Degraded", got)
+	}
 	c := r.GetCondition(xpv2.TypeReady)
 	if c.Status != corev1.ConditionFalse || c.Reason != "CollectionExists" ||
 		!strings.Contains(c.Message, "collection reviews already exists in the target and was left untouched") ||
