@@ -10,6 +10,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -60,6 +61,17 @@ func Check(obj *unstructured.Unstructured) (Health, error) {
 		return Health{}, errors.New(path + " returned no table")
 	}
 	return Health{Status: lua.LVAsString(t.RawGetString("status")), Message: lua.LVAsString(t.RawGetString("message"))}, nil
+}
+
+// CheckObject is Check for a typed object of the kind gvk names.
+func CheckObject(o runtime.Object, gvk schema.GroupVersionKind) (Health, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+	if err != nil {
+		return Health{}, fmt.Errorf("cannot convert the %s: %w", gvk.Kind, err)
+	}
+	u := &unstructured.Unstructured{Object: m}
+	u.SetGroupVersionKind(gvk)
+	return Check(u)
 }
 
 // toLua converts a decoded JSON value to Lua as Argo CD does: objects and

@@ -50,7 +50,11 @@ var ErrLocalTimeZone = errors.New(`the time zone "Local" depends on the provider
 // not usable: build one with Parse.
 type Schedule struct {
 	cron cron.Schedule
+	loc  *time.Location
 }
+
+// Location is the schedule's time zone, UTC when it names none.
+func (s Schedule) Location() *time.Location { return s.loc }
 
 // Parse parses a robfig/cron/v3 standard schedule: five fields (minute, hour,
 // day of the month, month of the year, day of the week) or a descriptor
@@ -99,7 +103,7 @@ func Parse(spec, timeZone string) (Schedule, error) {
 	if c.Next(time.Unix(0, 0)).IsZero() {
 		return Schedule{}, fmt.Errorf("cannot parse schedule %q: %w", spec, ErrNeverFires)
 	}
-	return Schedule{cron: c}, nil
+	return Schedule{cron: c, loc: loc}, nil
 }
 
 // Next returns the first tick strictly after after, in after's location.

@@ -72,17 +72,11 @@ type metricsSink interface {
 
 // parse parses the schedule of cr in its time zone.
 func parse(cr *v1alpha1.BackupSchedule) (schedule.Schedule, *time.Location, error) {
-	fp := cr.Spec.ForProvider
-	s, err := schedule.Parse(fp.Schedule, fp.TimeZone)
+	s, err := schedule.Parse(cr.Spec.ForProvider.Schedule, cr.Spec.ForProvider.TimeZone)
 	if err != nil {
 		return schedule.Schedule{}, nil, err
 	}
-	// Parse has loaded the zone already; this cannot fail.
-	loc, err := time.LoadLocation(fp.TimeZone)
-	if err != nil {
-		return schedule.Schedule{}, nil, fmt.Errorf("cannot load time zone %q: %w", fp.TimeZone, err)
-	}
-	return s, loc, nil
+	return s, s.Location(), nil
 }
 
 // Observe reports the schedule's state: its Backups, the next tick, whether

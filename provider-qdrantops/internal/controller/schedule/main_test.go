@@ -21,8 +21,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	kerrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -420,13 +418,7 @@ func deleteSchedulesAtEnd(t testing.TB, ns string) {
 // (docs/argocd), held to the real objects these tests produce.
 func health(t testing.TB, o client.Object, gvk schema.GroupVersionKind) string {
 	t.Helper()
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &unstructured.Unstructured{Object: m}
-	u.SetGroupVersionKind(gvk)
-	h, err := argocd.Check(u)
+	h, err := argocd.CheckObject(o, gvk)
 	if err != nil {
 		t.Fatal(err)
 	}
