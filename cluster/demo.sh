@@ -11,7 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 export TESTBED=${TESTBED:-$root/_output/testbed}
 bin=$root/_output/bin
-base=${QDRANTOPS_PORT_BASE:-36400}
+base=${QDRANTOPS_PORT_BASE:-26400}
 
 cleanup() {
   for p in ${pids:-}; do kill "$p" 2>/dev/null || true; done

@@ -9,14 +9,15 @@
 #   cluster/testbed.sh env    print the environment of a running test ground
 #
 # TESTBED (default _output/testbed) holds state, logs and pid files. Ports are
-# chosen from QDRANTOPS_PORT_BASE (default 36400) upwards. S3 is versitygw unless
-# S3_SERVER=minio.
+# chosen from QDRANTOPS_PORT_BASE (default 26400) upwards: below Linux's
+# ephemeral range (32768+), so a connection another process opens cannot hold
+# one. S3 is versitygw unless S3_SERVER=minio.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 state=${TESTBED:-$root/_output/testbed}
-base=${QDRANTOPS_PORT_BASE:-36400}
+base=${QDRANTOPS_PORT_BASE:-26400}
 s3_server=${S3_SERVER:-versitygw}
 
 etcd_port=$((base + 0)); etcd_peer_port=$((base + 1)); api_port=$((base + 2))

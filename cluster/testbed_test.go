@@ -28,7 +28,7 @@ func TestTestbedUpAndDown(t *testing.T) {
 		// Not t.Context(): "down" runs in a Cleanup, after that context ends.
 		cmd := exec.CommandContext(context.Background(), "./testbed.sh", args...)
 		// A port range of its own, so a running 'make demo' does not collide.
-		cmd.Env = append(os.Environ(), "TESTBED="+state, "QDRANTOPS_PORT_BASE=36500")
+		cmd.Env = append(os.Environ(), "TESTBED="+state, "QDRANTOPS_PORT_BASE=26500")
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
