@@ -44,7 +44,16 @@ version() {
     "$here/tools/$1/go.mod"
 }
 
-dir() { echo "$cache/bin/$1-$(version "$1")"; }
+# recipe TOOL prints a suffix that changes when a tool's build recipe does, so
+# that a cached build made the old way is not taken for the new one.
+recipe() {
+  case $1 in
+    crossplane-core) echo "-r2" ;; # r2: version stamped, RBAC manager's metrics on loopback.
+    *) echo "" ;;
+  esac
+}
+
+dir() { echo "$cache/bin/$1-$(version "$1")$(recipe "$1")"; }
 
 # build_into TOOL OUT: compiles TOOL's binaries into OUT.
 build_into() {
@@ -93,7 +102,16 @@ build_into() {
       go build -trimpath -ldflags "-s -w -X main.version=${v#v} -X main.date=1970-01-01T00:00:00Z" \
         -o "$out/golangci-lint" github.com/golangci/golangci-lint/v2/cmd/golangci-lint ;;
     crossplane-cli) go build -trimpath -ldflags "-s -w" -o "$out/crossplane" github.com/crossplane/cli/v2/cmd/crossplane ;;
-    crossplane-core) go build -trimpath -ldflags "-s -w" -o "$out/crossplane" github.com/crossplane/crossplane/v2/cmd/crossplane
+    crossplane-core) local v; v=$(version crossplane-core)
+      # Core refuses every package when it has no version ("incompatible
+      # Crossplane version ()"), so stamp it as its release build does. The
+      # RBAC manager (crossplane rbac start) has no metrics flag and would bind
+      # :8080 on every interface, as provider-helm does; out of cluster both
+      # run in one network namespace, so its default moves to a free loopback
+      # port. core start sets its own metrics address and is not affected.
+      go build -trimpath -ldflags "-s -w -X github.com/crossplane/crossplane-runtime/v2/pkg/version.version=$v \
+        -X sigs.k8s.io/controller-runtime/pkg/metrics/server.DefaultBindAddress=127.0.0.1:0" \
+        -o "$out/crossplane" github.com/crossplane/crossplane/v2/cmd/crossplane
       # Crossplane's own CRDs (XRD, Composition, Function...) validate package manifests.
       local src; src=$(go list -m -f '{{.Dir}}' github.com/crossplane/crossplane/v2)
       mkdir -p "$out/crds" && cp "$src/cluster/crds/"*.yaml "$out/crds/" ;;
