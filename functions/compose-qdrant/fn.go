@@ -48,7 +48,7 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 	rsp.Requirements = &fnv1.Requirements{Resources: map[string]*fnv1.ResourceSelector{
 		requiredStatefulSet: {ApiVersion: "apps/v1", Kind: "StatefulSet", Match: &fnv1.ResourceSelector_MatchName{MatchName: fullname(xr.Name)}, Namespace: &ns},
 	}}
-	sts, _, err := request.GetRequiredResource(req, requiredStatefulSet)
+	sts, stsKnown, err := request.GetRequiredResource(req, requiredStatefulSet)
 	if err != nil {
 		response.Fatal(rsp, errors.Wrap(err, "cannot get the StatefulSet"))
 		return rsp, nil
@@ -77,14 +77,18 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 	}
 	add(nameConnection, connectionSecret(xr, key, generated))
 
-	var observedSize string
+	var releasedSize string
 	if r, ok := observed[nameRelease]; ok {
-		observedSize, _ = r.Resource.GetString("spec.forProvider.values.persistence.size")
+		releasedSize, _ = r.Resource.GetString("spec.forProvider.values.persistence.size")
 	}
-	size, shrink := volumeSize(xr.Spec.Persistence.Size, observedSize)
-	if shrink != nil {
-		response.ConditionFalse(rsp, "PersistenceResized", "ShrinkRefused").WithMessage(shrink.Error()).TargetComposite()
-		response.Warning(rsp, shrink).TargetComposite()
+	size, refused := volumeSize(xr.Name, xr.Spec.Persistence.Size, releasedSize, volumeOf(stsKnown, sts))
+	if refused != nil {
+		response.ConditionFalse(rsp, typePersistenceResized, refused.reason).WithMessage(refused.message).TargetComposite()
+		response.Warning(rsp, errors.New(refused.message)).TargetComposite()
+	} else {
+		// Said every time: Crossplane keeps a condition on the XR until a
+		// function says otherwise, so an earlier refusal must be cleared.
+		response.ConditionTrue(rsp, typePersistenceResized, reasonSizeApplied).WithMessage("volumes are asked for at " + size.String()).TargetComposite()
 	}
 	c, err := chart(req)
 	if err != nil {

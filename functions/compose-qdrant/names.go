@@ -24,11 +24,13 @@ const (
 	requiredStatefulSet = "statefulset"
 )
 
-// Chart defaults: the official qdrant-helm repository.
+// Chart defaults: the official qdrant-helm repository. 1.19.0 labels its
+// objects with Qdrant v1.19.0, and since 1.16.1 its ServiceMonitor takes an
+// authorization from metrics.serviceMonitor.authorization.
 const (
 	chartName       = "qdrant"
 	chartRepository = "https://qdrant.github.io/qdrant-helm"
-	chartVersion    = "1.15.0"
+	chartVersion    = "1.19.0"
 
 	restPort    = 6333
 	apiKeyKey   = "api-key"
@@ -41,6 +43,11 @@ const (
 func fullname(xr string) string     { return xr }
 func headless(xr string) string     { return fullname(xr) + "-headless" }
 func apiKeySecret(xr string) string { return xr + "-api-key" }
+
+// storageVolume names the chart's volume claim template for Qdrant's storage
+// (persistence.storageVolumeName, which the function leaves at the chart's
+// default); each node's claim is <storageVolume>-<xr>-<ordinal>.
+const storageVolume = "qdrant-storage"
 
 func endpoint(xr, ns string) string {
 	return fmt.Sprintf("http://%s.%s.svc:%d", fullname(xr), ns, restPort)

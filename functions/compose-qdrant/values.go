@@ -4,6 +4,9 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	fnresource "github.com/crossplane/function-sdk-go/resource"
 
 	"github.com/qdrantops/qdrantops/apis/qdrantops/v1alpha1"
 )
@@ -20,7 +23,7 @@ func values(xr *v1alpha1.QdrantCluster, key secretKeyRef, size resource.Quantity
 		"image":            map[string]any{"tag": imageTag(s.Version)},
 		"persistence":      persistence(s.Persistence, size),
 		"config":           map[string]any{"cluster": map[string]any{"enabled": s.Cluster.Enabled}},
-		"metrics":          map[string]any{"serviceMonitor": map[string]any{"enabled": s.Metrics.Enabled}},
+		"metrics":          metrics(s.Metrics, key),
 		"podDisruptionBudget": map[string]any{
 			"enabled":        s.Replicas > 1,
 			"maxUnavailable": int64(1),
@@ -68,21 +71,116 @@ func resources(r *v1alpha1.Resources) map[string]any {
 	return out
 }
 
-// volumeSize is the size to ask for: the spec's, unless that would shrink the
-// volumes the release already has, which Kubernetes cannot do. Then the
-// current size stays and the refusal is explained.
-func volumeSize(want resource.Quantity, observed string) (resource.Quantity, error) {
-	if want.IsZero() {
-		want = resource.MustParse("10Gi")
+// metrics are the chart's metrics values. Qdrant serves /metrics only to a
+// client with the API key, so the chart's ServiceMonitor authorizes as a
+// bearer of the key the Release's pods read (the composed Secret or the XR's
+// own): metrics.serviceMonitor.authorization, which the chart copies into
+// the ServiceMonitor's endpoint since 1.16.1, in place of its own apiKey
+// Secret the function never uses.
+func metrics(m v1alpha1.Metrics, key secretKeyRef) map[string]any {
+	sm := map[string]any{"enabled": m.Enabled}
+	if m.Enabled {
+		sm["authorization"] = map[string]any{
+			"type":        "Bearer",
+			"credentials": map[string]any{"name": key.name, "key": key.key},
+		}
 	}
-	if observed == "" {
+	return map[string]any{"serviceMonitor": sm}
+}
+
+// defaultVolumeSize is the XRD's default, for an XR read without defaults.
+var defaultVolumeSize = resource.MustParse("10Gi") //nolint:gochecknoglobals // A constant Quantity; resource.Quantity has no constant form.
+
+// statefulSetVolume is what the function knows of the chart's StatefulSet's
+// storage claim template.
+type statefulSetVolume struct {
+	// known: Crossplane has said whether the StatefulSet exists (it has
+	// resolved the function's requirement).
+	known bool
+	// exists: it does, and so its claim templates can no longer change.
+	exists bool
+	// size its storage claim template asks for; "" when it has none.
+	size string
+}
+
+// volumeOf reads the storage claim template of the chart's StatefulSet, the
+// function's required resource; known is whether Crossplane resolved it.
+func volumeOf(known bool, sts []fnresource.Required) statefulSetVolume {
+	v := statefulSetVolume{known: known, exists: len(sts) > 0}
+	if !v.exists {
+		return v
+	}
+	templates, _, _ := unstructured.NestedSlice(sts[0].Resource.Object, "spec", "volumeClaimTemplates")
+	for _, t := range templates {
+		m, ok := t.(map[string]any)
+		if !ok {
+			continue
+		}
+		if name, _, _ := unstructured.NestedString(m, "metadata", "name"); name != storageVolume {
+			continue
+		}
+		v.size, _, _ = unstructured.NestedString(m, "spec", "resources", "requests", "storage")
+	}
+	return v
+}
+
+// resizeRefusal is why the volumes keep their size.
+type resizeRefusal struct {
+	reason  string
+	message string
+}
+
+// The XR's condition on its volumes' size, and its reasons.
+const (
+	typePersistenceResized = "PersistenceResized"
+
+	reasonSizeApplied   = "SizeApplied"
+	reasonShrinkRefused = "ShrinkRefused"
+	reasonGrowthRefused = "GrowthRefused"
+)
+
+// volumeSize is the size to ask for: the spec's, unless the volumes cannot
+// take it. The size the volumes have is the StatefulSet's claim template's,
+// else (no StatefulSet, or no template) the observed Release's.
+//
+// Volumes never shrink. They grow only when there is no StatefulSet: the
+// chart puts the size in the StatefulSet's volume claim template, which
+// Kubernetes refuses to change, so a Helm upgrade that grows it fails and
+// leaves a Failed Release. Someone who grew each claim by hand deletes the
+// StatefulSet with --cascade=orphan (its pods keep running); then the
+// upgrade creates it anew at the new size and it adopts the pods. Until
+// then the size the volumes have stays, and the refusal says how to grow.
+func volumeSize(xr string, want resource.Quantity, released string, sts statefulSetVolume) (resource.Quantity, *resizeRefusal) {
+	if want.IsZero() {
+		want = defaultVolumeSize
+	}
+	current := released
+	if sts.exists && sts.size != "" {
+		current = sts.size
+	}
+	if current == "" {
 		return want, nil
 	}
-	have, err := resource.ParseQuantity(observed)
-	if err != nil || want.Cmp(have) >= 0 {
-		// A size that grows is asked for; so is the spec's when the observed
-		// size cannot be read, since nothing then shows it would shrink.
-		return want, nil //nolint:nilerr // Deliberate: an unparsable observed size is not the function's error.
+	have, err := resource.ParseQuantity(current)
+	if err != nil {
+		// Nothing shows the spec's size would not fit.
+		return want, nil
 	}
-	return have, fmt.Errorf("persistence.size cannot shrink from %s to %s: volumes only grow; keeping %s", have.String(), want.String(), have.String())
+	switch c := want.Cmp(have); {
+	case c == 0:
+		// The size as the volumes have it: the values do not change for
+		// another spelling of the same quantity.
+		return have, nil
+	case c < 0:
+		return have, &resizeRefusal{reason: reasonShrinkRefused, message: fmt.Sprintf(
+			"persistence.size cannot shrink from %s to %s: volumes only grow; keeping %s", have.String(), want.String(), have.String())}
+	case sts.known && !sts.exists:
+		return want, nil
+	default:
+		return have, &resizeRefusal{reason: reasonGrowthRefused, message: fmt.Sprintf(
+			"persistence.size cannot grow from %[1]s to %[2]s in place: the chart sets it in the StatefulSet's volume claim template, which Kubernetes does not let change; keeping %[1]s. "+
+				"To grow, expand each PersistentVolumeClaim %[3]s-%[4]s-<ordinal> to %[2]s (its StorageClass must allow volume expansion), "+
+				"then delete the StatefulSet: kubectl delete statefulset %[4]s --cascade=orphan (the pods keep running); "+
+				"the next reconcile creates it anew at %[2]s (docs/volume-growth.md)", have.String(), want.String(), storageVolume, fullname(xr))}
+	}
 }
