@@ -7,6 +7,11 @@ BUILD     := cluster/build.sh
 TESTBED_SH := cluster/testbed.sh
 export QDRANTOPS_CACHE ?= $(HOME)/.cache/qdrantops
 export TESTBED ?= $(CURDIR)/_output/testbed
+# Where the project publishes its own Crossplane packages, and their version:
+# $(XPKG_REGISTRY)/provider-qdrantops, function-compose-qdrant and
+# configuration-qdrantops, tagged $(VERSION).
+export XPKG_REGISTRY ?= ghcr.io/qdrantops
+export VERSION ?= v0.1.0
 # Qdrant's OpenAPI schema for the emulator's contract tests; read in place, never copied.
 export QDRANT_OPENAPI ?= $(wildcard $(CURDIR)/../shared/qdrant/openapi-v1.19.0.json)
 
@@ -15,13 +20,13 @@ TEST_TOOLS := kubernetes etcd crossplane-core crossplane-cli kwok versitygw prov
 # Tools `make lint` needs, built the same way (cluster/tools/golangci-lint pins the version).
 LINT_TOOLS := golangci-lint
 
-.PHONY: all generate build lint test test-unit test-integration tools demo bench clean
+.PHONY: all generate build lint test test-unit test-integration tools demo bench package clean
 
 all: build
 
-## generate: regenerate deepcopy, method sets, CRDs and the XRD from apis/.
+## generate: regenerate deepcopy, method sets, CRDs and the XRD from apis/, and the function input CRD.
 generate:
-	$(GO) generate -tags generate ./apis/...
+	$(GO) generate -tags generate ./apis/... ./functions/compose-qdrant/input/...
 
 ## build: compile everything.
 build:
@@ -70,6 +75,10 @@ bench: tools
 		./provider-qdrantops/internal/backup/ ./provider-qdrantops/internal/restore/ ./provider-qdrantops/internal/qdrant/ \
 		./provider-qdrantops/internal/controller/schedule/ && \
 	  $(GO) test -count=1 -run '^$$' -bench . ./functions/compose-qdrant/; } 2>&1 | tee bench-results.txt
+
+## package: the provider, function (linux/amd64 and arm64, runtime images built in Go, no Docker) and Configuration packages, into _output/packages.
+package:
+	cluster/package.sh _output/packages
 
 clean:
 	-$(TESTBED_SH) down

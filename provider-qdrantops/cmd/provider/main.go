@@ -12,6 +12,10 @@ import (
 	// scratch, without the system's zoneinfo.
 	_ "time/tzdata"
 
+	// The runtime image has no CA bundle: HTTPS to S3 and Qdrant trusts the
+	// Mozilla roots compiled in when the system has none.
+	_ "golang.org/x/crypto/x509roots/fallback"
+
 	extv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"

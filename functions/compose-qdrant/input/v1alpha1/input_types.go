@@ -1,0 +1,48 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Group and version of the input.
+const (
+	Group   = "compose.qdrantops.io"
+	Version = "v1alpha1"
+	Kind    = "Input"
+)
+
+// Input is the compose-qdrant function's optional input in a Composition
+// step: where the qdrant chart comes from, for platforms that mirror it.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:storageversion
+// +kubebuilder:resource:categories=crossplane
+type Input struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Chart overrides where the qdrant chart comes from; each field left out
+	// keeps the official chart's value.
+	// +optional
+	Chart Chart `json:"chart,omitempty"`
+}
+
+// Chart says which qdrant chart to install.
+type Chart struct {
+	// Name of the chart in the repository (default qdrant).
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name,omitempty"`
+
+	// Repository is the chart repository's URL, an HTTP(S) index or an
+	// oci:// registry (default the official qdrant-helm repository).
+	// +optional
+	// +kubebuilder:validation:Pattern=`^(https?|oci)://`
+	Repository string `json:"repository,omitempty"`
+
+	// Version of the chart (default the version this function was tested
+	// with).
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	Version string `json:"version,omitempty"`
+}
