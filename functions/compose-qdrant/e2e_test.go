@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/yaml"
 
 	"github.com/crossplane/function-sdk-go/logging"
@@ -27,14 +28,18 @@ import (
 // a real control plane where provider-helm (v1.3.0, out of cluster) installs
 // the chart from a loopback chart repository, and kube-controller-manager,
 // kube-scheduler and kwok make its pods ready; a second render, given what
-// the apiserver then holds, reports the cluster Running. provider-helm binds
-// every interface, so the whole test runs in a private network namespace.
+// the apiserver then holds, reports the cluster Running. The chart's
+// ServiceMonitor authorizes with the API key. Growing the volumes is refused
+// while the StatefulSet exists, without failing the Release, and done once it
+// is deleted by hand. provider-helm binds every interface, so the whole test
+// runs in a private network namespace (and mount namespace, for its chart
+// cache).
 func TestEndToEndWithProviderHelm(t *testing.T) {
 	if os.Getenv("QDRANTOPS_E2E") != "1" {
 		t.Skip("starts a control plane and provider-helm; 'make test' sets QDRANTOPS_E2E=1")
 	}
 	if os.Getenv("E2E_IN_NETNS") == "" {
-		cmd := exec.CommandContext(t.Context(), "unshare", "-n", "--", os.Args[0], "-test.run=^TestEndToEndWithProviderHelm$", "-test.v", "-test.count=1") //nolint:gosec // G702: os.Args[0] is this test binary, run again in a network namespace.
+		cmd := exec.CommandContext(t.Context(), "unshare", "-n", "-m", "--", os.Args[0], "-test.run=^TestEndToEndWithProviderHelm$", "-test.v", "-test.count=1") //nolint:gosec // G702: os.Args[0] is this test binary, run again in a network namespace.
 		cmd.Env = append(os.Environ(), "E2E_IN_NETNS=1")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -45,6 +50,15 @@ func TestEndToEndWithProviderHelm(t *testing.T) {
 	}
 	if out, err := exec.CommandContext(t.Context(), "ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
 		t.Fatalf("cannot bring up loopback: %v\n%s", err, out)
+	}
+	// provider-helm caches charts in /tmp/charts by name and version, across
+	// runs: an empty one of this mount namespace's own makes it install the
+	// test chart as it is now.
+	if err := os.MkdirAll("/tmp/charts", 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.CommandContext(t.Context(), "mount", "-t", "tmpfs", "tmpfs", "/tmp/charts").CombinedOutput(); err != nil {
+		t.Fatalf("cannot mount a private chart cache: %v\n%s", err, out)
 	}
 
 	state := t.TempDir()
@@ -70,6 +84,14 @@ func TestEndToEndWithProviderHelm(t *testing.T) {
 		}
 		return string(out)
 	}
+
+	// The ServiceMonitor kind, for Helm to install the chart's one (a
+	// minimal CRD: only the Prometheus Operator reads its fields), and
+	// volumes for the chart's claims in a class that allows expansion: the
+	// test ground has no provisioner.
+	kubectl(serviceMonitorCRD, "apply", "-f", "-")
+	kubectl("", "wait", "--for=condition=Established", "crd/servicemonitors.monitoring.coreos.com", "--timeout=60s")
+	kubectl(volumes(state, 3), "apply", "-f", "-")
 
 	// provider-helm, its CRDs, and a ClusterProviderConfig that reads the
 	// test ground's kubeconfig.
@@ -140,50 +162,230 @@ spec:
 		time.Sleep(time.Second)
 	}
 
-	// Second reconcile, given the observed Release and StatefulSet.
-	observed := filepath.Join(state, "observed.yaml")
-	// Everything composed, as Crossplane observes it: annotated with its
-	// name in the pipeline.
-	var docs []string
-	for name, obj := range map[string][]string{
-		"release":    {"releases.helm.m.crossplane.io", "search"},
-		"api-key":    {"secret", "search-api-key"},
-		"connection": {"secret", "search-connection"},
-	} {
-		var o map[string]any
-		if err := yaml.Unmarshal([]byte(kubectl("", "get", obj[0], obj[1], "-n", "team-a", "-o", "yaml")), &o); err != nil {
+	// The chart's ServiceMonitor scrapes /metrics with the API key Qdrant
+	// checks.
+	var sm struct {
+		Spec struct {
+			Endpoints []map[string]any `json:"endpoints"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal([]byte(kubectl("", "get", "servicemonitors.monitoring.coreos.com", "search", "-n", "team-a", "-o", "yaml")), &sm); err != nil {
+		t.Fatal(err)
+	}
+	wantAuth := map[string]any{"type": "Bearer", "credentials": map[string]any{"name": "search-api-key", "key": "api-key"}}
+	if len(sm.Spec.Endpoints) != 1 || !cmp.Equal(wantAuth, sm.Spec.Endpoints[0]["authorization"]) {
+		t.Errorf("the ServiceMonitor's endpoints: want one, authorized by %v; got %v", wantAuth, sm.Spec.Endpoints)
+	}
+
+	// observedState writes everything composed, as Crossplane observes it:
+	// annotated with its name in the pipeline.
+	observedState := func() string {
+		var docs []string
+		for name, obj := range map[string][]string{
+			"release":    {"releases.helm.m.crossplane.io", "search"},
+			"api-key":    {"secret", "search-api-key"},
+			"connection": {"secret", "search-connection"},
+		} {
+			var o map[string]any
+			if err := yaml.Unmarshal([]byte(kubectl("", "get", obj[0], obj[1], "-n", "team-a", "-o", "yaml")), &o); err != nil {
+				t.Fatal(err)
+			}
+			md := o["metadata"].(map[string]any)
+			ann, _ := md["annotations"].(map[string]any)
+			if ann == nil {
+				ann = map[string]any{}
+			}
+			ann["crossplane.io/composition-resource-name"] = name
+			md["annotations"] = ann
+			b, err := yaml.Marshal(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			docs = append(docs, string(b))
+		}
+		p := filepath.Join(state, "observed.yaml")
+		if err := os.WriteFile(p, []byte(strings.Join(docs, "---\n")), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		md := o["metadata"].(map[string]any)
-		ann, _ := md["annotations"].(map[string]any)
-		if ann == nil {
-			ann = map[string]any{}
-		}
-		ann["crossplane.io/composition-resource-name"] = name
-		md["annotations"] = ann
-		b, err := yaml.Marshal(o)
+		return p
+	}
+	// requiredState writes the chart's StatefulSet, the function's required
+	// resource, or returns "" when there is none.
+	requiredState := func() string {
+		out, err := exec.CommandContext(t.Context(), kubectlBin, "--kubeconfig", kubeconfig, "get", "statefulset", "search", "-n", "team-a", "-o", "yaml", "--ignore-not-found").Output()
 		if err != nil {
+			t.Fatalf("kubectl get statefulset: %v", err)
+		}
+		if len(out) == 0 {
+			return ""
+		}
+		p := filepath.Join(state, "required.yaml")
+		if err := os.WriteFile(p, out, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		docs = append(docs, string(b))
+		return p
 	}
-	if err := os.WriteFile(observed, []byte(strings.Join(docs, "---\n")), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	required := filepath.Join(state, "required.yaml")
-	if err := os.WriteFile(required, []byte(kubectl("", "get", "statefulset", "search", "-n", "team-a", "-o", "yaml")), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	second := renderWith(t, addr, "testdata/render/xr-e2e.yaml", composition, observed, required)
-	var xr struct {
-		Status map[string]any `json:"status"`
-	}
-	if err := yaml.Unmarshal([]byte(strings.Split(strings.TrimPrefix(string(second), "---\n"), "\n---\n")[0]), &xr); err != nil {
-		t.Fatal(err)
-	}
+
+	// Second reconcile, given the observed Release and StatefulSet.
+	second := renderWith(t, addr, "testdata/render/xr-e2e.yaml", composition, observedState(), requiredState())
+	xr := renderedXR(t, second)
 	if xr.Status["readyReplicas"] != float64(3) || xr.Status["phase"] != "Running" || xr.Status["version"] != "1.19.0" {
 		t.Errorf("second render: want readyReplicas 3, phase Running, version 1.19.0; got %v", xr.Status)
 	}
+
+	// Growing the volumes while the StatefulSet exists: the function keeps
+	// the size, so the Release stays deployed, and the XR says how to grow.
+	grown := filepath.Join(state, "xr-grown.yaml")
+	base, err = os.ReadFile("testdata/render/xr-e2e.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(grown, []byte(strings.Replace(string(base), "size: 1Gi", "size: 2Gi", 1)), 0o600); err != nil { //nolint:gosec // G703: a file in the test's own t.TempDir().
+		t.Fatal(err)
+	}
+	third := renderWith(t, addr, grown, composition, observedState(), requiredState())
+	if c := renderedXR(t, third).condition(typePersistenceResized); c["status"] != "False" || c["reason"] != reasonGrowthRefused ||
+		!strings.Contains(c["message"], "kubectl delete statefulset search --cascade=orphan") {
+		t.Errorf("growing with the StatefulSet in place: want PersistenceResized False/%s saying how to grow, got %v", reasonGrowthRefused, c)
+	}
+	kubectl(composedDocs(t, third), "apply", "-f", "-")
+	deadline = time.Now().Add(3 * time.Minute)
+	settled(t, kubectl, deadline)
+	if got := claimTemplateSize(t, kubectl); got != "1Gi" {
+		t.Errorf("the StatefulSet's claim template asks for %s after a refused growth, want 1Gi", got)
+	}
+
+	// Growing by hand, as the condition says: expand each claim, delete the
+	// StatefulSet leaving its pods, and the next reconcile grows the Release,
+	// whose upgrade creates the StatefulSet anew at the new size; it adopts
+	// the running pods.
+	pods := kubectl("", "get", "pods", "-n", "team-a", "-o", "jsonpath={range .items[*]}{.metadata.name}={.metadata.uid} {end}")
+	for i := range 3 {
+		kubectl("", "patch", "pvc", sprintf("qdrant-storage-search-%d", i), "-n", "team-a", "--type=merge", "-p", `{"spec":{"resources":{"requests":{"storage":"2Gi"}}}}`)
+	}
+	kubectl("", "delete", "statefulset", "search", "-n", "team-a", "--cascade=orphan", "--wait")
+	fourth := renderWith(t, addr, grown, composition, observedState(), requiredState())
+	kubectl(composedDocs(t, fourth), "apply", "-f", "-")
+	deadline = time.Now().Add(3 * time.Minute)
+	settled(t, kubectl, deadline)
+	for claimTemplateSize(t, kubectl) != "2Gi" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the StatefulSet never came back asking for 2Gi")
+		}
+		time.Sleep(time.Second)
+	}
+	for kubectl("", "get", "statefulset", "search", "-n", "team-a", "-o", "jsonpath={.status.readyReplicas}") != "3" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the new StatefulSet never had 3 ready replicas")
+		}
+		time.Sleep(time.Second)
+	}
+	if after := kubectl("", "get", "pods", "-n", "team-a", "-o", "jsonpath={range .items[*]}{.metadata.name}={.metadata.uid} {end}"); after != pods {
+		t.Errorf("the pods changed while the StatefulSet was recreated: before %q, after %q", pods, after)
+	}
+	fifth := renderWith(t, addr, grown, composition, observedState(), requiredState())
+	if c := renderedXR(t, fifth).condition(typePersistenceResized); c["status"] != "True" || c["reason"] != reasonSizeApplied {
+		t.Errorf("after growing by hand: want PersistenceResized True/%s, got %v", reasonSizeApplied, c)
+	}
+}
+
+// renderedXRStatus is the XR of a render's output.
+type renderedXRStatus struct {
+	Status map[string]any `json:"status"`
+}
+
+func renderedXR(t *testing.T, out []byte) renderedXRStatus {
+	t.Helper()
+	var xr renderedXRStatus
+	if err := yaml.Unmarshal([]byte(strings.Split(strings.TrimPrefix(string(out), "---\n"), "\n---\n")[0]), &xr); err != nil {
+		t.Fatal(err)
+	}
+	return xr
+}
+
+// condition is the XR's condition of type typ: its status, reason and
+// message.
+func (x renderedXRStatus) condition(typ string) map[string]string {
+	cs, _ := x.Status["conditions"].([]any)
+	for _, c := range cs {
+		m, _ := c.(map[string]any)
+		if m["type"] == typ {
+			return map[string]string{"status": sprintf("%v", m["status"]), "reason": sprintf("%v", m["reason"]), "message": sprintf("%v", m["message"])}
+		}
+	}
+	return nil
+}
+
+// settled waits until provider-helm has reconciled the Release's latest
+// spec, failing unless it is then deployed and Synced (a Helm upgrade
+// Kubernetes refuses leaves it Synced=False and failed), and until it is
+// Ready.
+func settled(t *testing.T, kubectl func(string, ...string) string, deadline time.Time) {
+	t.Helper()
+	const q = `jsonpath={.metadata.generation} {.status.conditions[?(@.type=='Synced')].observedGeneration} {.status.conditions[?(@.type=='Synced')].status} {.status.conditions[?(@.type=='Ready')].status} {.status.atProvider.state}`
+	for {
+		f := strings.Fields(kubectl("", "get", "releases.helm.m.crossplane.io", "search", "-n", "team-a", "-o", q))
+		if len(f) == 5 && f[0] == f[1] {
+			if f[2] != "True" || f[4] != "deployed" {
+				t.Fatalf("the Release is not deployed and Synced (Synced %s, state %s):\n%s", f[2], f[4],
+					kubectl("", "get", "releases.helm.m.crossplane.io", "search", "-n", "team-a", "-o", "jsonpath={.status}"))
+			}
+			// Ready follows once the chart's objects are.
+			if f[3] == "True" {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("provider-helm did not reconcile the Release's generation %v", f)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func claimTemplateSize(t *testing.T, kubectl func(string, ...string) string) string {
+	t.Helper()
+	return kubectl("", "get", "statefulset", "search", "-n", "team-a", "--ignore-not-found", "-o", "jsonpath={.spec.volumeClaimTemplates[?(@.metadata.name=='qdrant-storage')].spec.resources.requests.storage}")
+}
+
+// serviceMonitorCRD is the Prometheus Operator's ServiceMonitor kind, reduced
+// to what the apiserver needs to store one.
+const serviceMonitorCRD = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: servicemonitors.monitoring.coreos.com}
+spec:
+  group: monitoring.coreos.com
+  scope: Namespaced
+  names: {kind: ServiceMonitor, listKind: ServiceMonitorList, plural: servicemonitors, singular: servicemonitor}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+`
+
+// volumes are n PersistentVolumes of 5Gi in StorageClass expandable, which
+// allows expansion: claims in it can be grown. Nothing provisions or
+// expands volumes on the test ground; the claims bind to these.
+func volumes(dir string, n int) string {
+	docs := []string{`apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: expandable}
+provisioner: qdrantops.io/none
+allowVolumeExpansion: true
+`}
+	for i := range n {
+		docs = append(docs, sprintf(`apiVersion: v1
+kind: PersistentVolume
+metadata: {name: volume-%d}
+spec:
+  storageClassName: expandable
+  capacity: {storage: 5Gi}
+  accessModes: [ReadWriteOnce]
+  hostPath: {path: %s/volume-%d}
+`, i, dir, i))
+	}
+	return strings.Join(docs, "---\n")
 }
 
 // composedDocs returns the rendered composed resources, without the XR, the

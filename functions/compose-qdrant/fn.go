@@ -95,7 +95,7 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 		response.Fatal(rsp, err)
 		return rsp, nil
 	}
-	add(nameRelease, release(xr, c, values(xr, key, size)))
+	add(nameRelease, release(xr, c.Name, c.Repository, c.Version, values(xr, key, size)))
 
 	if b := xr.Spec.Backup; b != nil {
 		// A bucket the XR may not create is refused with the schedule that
@@ -164,7 +164,7 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 // release is the provider-helm Release of the qdrant chart. Its name in Helm
 // is the XR's, set by the external-name annotation; it installs into the XR's
 // namespace whatever the values say.
-func release(xr *v1alpha1.QdrantCluster, c Chart, values map[string]any) *composed.Unstructured {
+func release(xr *v1alpha1.QdrantCluster, chart, repository, version string, values map[string]any) *composed.Unstructured {
 	r := composed.New()
 	r.SetAPIVersion("helm.m.crossplane.io/v1beta1")
 	r.SetKind("Release")
@@ -173,7 +173,7 @@ func release(xr *v1alpha1.QdrantCluster, c Chart, values map[string]any) *compos
 	r.SetAnnotations(map[string]string{"crossplane.io/external-name": xr.Name})
 	r.Object["spec"] = map[string]any{
 		"forProvider": map[string]any{
-			"chart":     map[string]any{"name": c.Name, "repository": c.Repository, "version": c.Version},
+			"chart":     map[string]any{"name": chart, "repository": repository, "version": version},
 			"namespace": xr.Namespace,
 			"values":    values,
 		},
