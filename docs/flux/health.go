@@ -17,6 +17,7 @@ import (
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/ext"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
@@ -45,6 +46,15 @@ const (
 	// exists); Flux keeps waiting, as for InProgress.
 	Unknown Status = "Unknown"
 )
+
+// ArgoCDEquivalent is the Flux status that means what an Argo CD health
+// status (docs/argocd) means: Healthy and Suspended (a BackupSchedule
+// suspended on purpose, as its owner wants it) are Current, Degraded is
+// Failed, Progressing is InProgress.
+func ArgoCDEquivalent(argo string) (Status, bool) {
+	s, ok := map[string]Status{"Healthy": Current, "Suspended": Current, "Degraded": Failed, "Progressing": InProgress}[argo]
+	return s, ok
+}
 
 // A Result is a status and why.
 type Result struct {
@@ -123,6 +133,22 @@ func Check(ctx context.Context, checks []kustomize.CustomHealthCheck, obj *unstr
 		}
 	}
 	return Result{Status: InProgress}, nil
+}
+
+// CheckObject is Check, with the example's health checks, for a typed
+// object of the kind gvk names.
+func CheckObject(ctx context.Context, o runtime.Object, gvk schema.GroupVersionKind) (Result, error) {
+	checks, err := HealthChecks(Example)
+	if err != nil {
+		return Result{}, err
+	}
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+	if err != nil {
+		return Result{}, fmt.Errorf("cannot convert the %s: %w", gvk.Kind, err)
+	}
+	u := &unstructured.Unstructured{Object: m}
+	u.SetGroupVersionKind(gvk)
+	return Check(ctx, checks, u)
 }
 
 // evalError is an expression that parsed but could not be evaluated on an

@@ -7,24 +7,17 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
 	"github.com/fluxcd/pkg/apis/kustomize"
 
+	"github.com/qdrantops/qdrantops/apis/ops/v1alpha1"
 	"github.com/qdrantops/qdrantops/cluster/testenv"
 	"github.com/qdrantops/qdrantops/docs/argocd"
 	"github.com/qdrantops/qdrantops/docs/flux"
 )
-
-// fluxFor is the Flux status an Argo CD verdict corresponds to. Suspended
-// (a BackupSchedule suspended on purpose) is where its owner wants it, so
-// Flux has nothing to wait for.
-var fluxFor = map[string][]flux.Status{
-	"Healthy":     {flux.Current},
-	"Suspended":   {flux.Current},
-	"Degraded":    {flux.Failed},
-	"Progressing": {flux.InProgress},
-}
 
 func checks(t *testing.T) []kustomize.CustomHealthCheck {
 	t.Helper()
@@ -46,7 +39,11 @@ func agree(t *testing.T, hc []kustomize.CustomHealthCheck, obj *unstructured.Uns
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := fluxFor[a.Status]
+	w, ok := flux.ArgoCDEquivalent(a.Status)
+	if !ok {
+		t.Fatalf("Argo CD status %q has no Flux equivalent", a.Status)
+	}
+	want := []flux.Status{w}
 	if _, hasStatus := obj.Object["status"]; !hasStatus && a.Status == "Progressing" {
 		// CEL cannot ask whether status exists: Flux reports Unknown
 		// and waits, as for InProgress.
@@ -216,5 +213,20 @@ func TestObservedGenerationBehindIsInProgress(t *testing.T) {
 	}
 	if r.Status != flux.InProgress {
 		t.Errorf("Check: %s (%s), want InProgress", r.Status, r.Message)
+	}
+}
+
+// TestCheckObjectOfATypedObject: the typed entry point the provider's tests
+// can use on the objects they produce gives what Check gives.
+func TestCheckObjectOfATypedObject(t *testing.T) {
+	s := &v1alpha1.BackupSchedule{}
+	s.SetName("x")
+	s.Status.SetConditions(xpv2.Condition{Type: "Synced", Status: corev1.ConditionFalse, Reason: "ReconcileError"})
+	r, err := flux.CheckObject(t.Context(), s, v1alpha1.BackupScheduleGroupVersionKind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != flux.Failed {
+		t.Errorf("CheckObject: %s (%s), want Failed", r.Status, r.Message)
 	}
 }
