@@ -83,7 +83,11 @@ type ResourceList struct {
 
 // Persistence is each node's volume.
 type Persistence struct {
-	// Size of each node's volume. It can grow but never shrink.
+	// Size of each node's volume. It never shrinks. It grows only by hand
+	// while the chart's StatefulSet exists, since Kubernetes refuses to
+	// change its volume claim template: a larger size is refused with the
+	// condition PersistenceResized=False until each claim is expanded and
+	// the StatefulSet is deleted with --cascade=orphan (docs/volume-growth.md).
 	// +optional
 	// +kubebuilder:default="10Gi"
 	Size resource.Quantity `json:"size,omitempty"`
@@ -109,9 +113,10 @@ type APIKey struct {
 
 // Metrics configures Qdrant's Prometheus metrics.
 type Metrics struct {
-	// Enabled creates a ServiceMonitor for Qdrant. It needs the Prometheus
-	// Operator's CRDs in the cluster; without them the Helm release fails and
-	// the QdrantCluster reports it.
+	// Enabled creates a ServiceMonitor for Qdrant, which scrapes /metrics
+	// with the API key as a bearer token: Qdrant serves metrics only with it.
+	// It needs the Prometheus Operator's CRDs in the cluster; without them
+	// the Helm release fails and the QdrantCluster reports it.
 	// +optional
 	Enabled bool `json:"enabled"`
 }
