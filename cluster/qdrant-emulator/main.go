@@ -28,6 +28,7 @@ func main() {
 func run() error {
 	nodes := flag.Int("nodes", 3, "number of nodes")
 	ports := flag.String("ports", "", "comma-separated ports, one per node (default: free ports)")
+	hosts := flag.String("hosts", "", "comma-separated addresses to listen on, one per node, e.g. 127.0.0.2,127.0.0.3 (default: 127.0.0.1)")
 	apiKey := flag.String("api-key", os.Getenv("QDRANT_API_KEY"), "API key (default $QDRANT_API_KEY)")
 	readOnly := flag.String("read-only-api-key", "", "read-only API key")
 	dir := flag.String("dir", "", "folder for the nodes' snapshots (default: a temporary folder)")
@@ -59,7 +60,7 @@ func run() error {
 		ps = append(ps, n)
 	}
 	opts := qdrantemu.Options{
-		Nodes: *nodes, Ports: ps, APIKey: *apiKey, ReadOnlyAPIKey: *readOnly, Dir: *dir, Version: *version, Commit: *commit,
+		Nodes: *nodes, Ports: ps, Hosts: splitList(*hosts), APIKey: *apiKey, ReadOnlyAPIKey: *readOnly, Dir: *dir, Version: *version, Commit: *commit,
 		DisableURLRecovery: *noURLRecovery, StreamIdleTimeout: *idle,
 	}
 	if *version == "1.19.0" && *commit == "" {
@@ -96,4 +97,14 @@ func run() error {
 	defer stop()
 	<-ctx.Done()
 	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

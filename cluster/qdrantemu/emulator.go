@@ -35,6 +35,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -57,6 +58,10 @@ type Options struct {
 	Commit string
 	// Ports to listen on, one per node; 0 or missing picks a free port.
 	Ports []int
+	// Hosts are the addresses to listen on, one per node; 127.0.0.1 when
+	// missing. Distinct loopback addresses (127.0.0.2, 127.0.0.3...) let
+	// every node have the same port, as pods behind a headless Service do.
+	Hosts []string
 	// ResyncDelay is how long a Dead replica takes to catch up from an Active
 	// one; 100ms when zero.
 	ResyncDelay time.Duration
@@ -137,9 +142,12 @@ func Start(opts Options) (*Cluster, error) {
 		c.dir, c.ownDir = d, true
 	}
 	for i := 0; i < opts.Nodes; i++ {
-		port := 0
+		port, host := 0, "127.0.0.1"
 		if i < len(opts.Ports) {
 			port = opts.Ports[i]
+		}
+		if i < len(opts.Hosts) && opts.Hosts[i] != "" {
+			host = opts.Hosts[i]
 		}
 		n := &Node{
 			c:     c,
@@ -147,7 +155,8 @@ func Start(opts Options) (*Cluster, error) {
 			// Peer ids are large u64s as in Qdrant; deterministic so that
 			// runs are reproducible.
 			ID:           peerID(i),
-			addr:         fmt.Sprintf("127.0.0.1:%d", port),
+			addr:         net.JoinHostPort(host, strconv.Itoa(port)),
+
 			snapshotsDir: filepath.Join(c.dir, fmt.Sprintf("node-%d", i), "snapshots"),
 		}
 		if err := os.MkdirAll(n.snapshotsDir, 0o750); err != nil {

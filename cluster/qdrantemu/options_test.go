@@ -3,12 +3,16 @@ package qdrantemu_test
 import (
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/qdrantops/qdrantops/cluster/qdrantemu"
 )
@@ -132,5 +136,33 @@ func TestStreamIdleTimeout(t *testing.T) {
 				t.Errorf("an aborted stream should end without its final chunk, got %v", err)
 			}
 		})
+	}
+}
+
+// TestHosts states that nodes listen on the addresses given, one each, so
+// that every node can have the same port, as the pods behind a headless
+// Service do; each answers there.
+func TestHosts(t *testing.T) {
+	// A port free on the first address; the others are distinct addresses,
+	// so it is free there too.
+	l, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	_ = l.Close()
+	hosts := []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}
+	c := start(t, qdrantemu.Options{Nodes: 3, Hosts: hosts, Ports: []int{port, port, port}})
+	var want []string
+	for _, h := range hosts {
+		want = append(want, "http://"+net.JoinHostPort(h, strconv.Itoa(port)))
+	}
+	if diff := cmp.Diff(want, c.URLs()); diff != "" {
+		t.Fatalf("node URLs (-want +got):\n%s", diff)
+	}
+	for _, u := range c.URLs() {
+		if r := call(t, "GET", u+"/", nil); r.status != http.StatusOK {
+			t.Errorf("GET %s/: want 200, got %d %s", u, r.status, r.body)
+		}
 	}
 }
