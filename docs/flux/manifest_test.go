@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -110,20 +109,7 @@ func TestExampleDecodesStrictlyIntoFluxTypes(t *testing.T) {
 // (the modules ship the types, not the CRDs), with strict field validation:
 // the schema's types, enums, patterns and CEL rules all apply.
 func TestExampleIsAcceptedByFluxCRDs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	if why := testenv.Available(); why != "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
-	}
-	env, err := testenv.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
+	env := controlPlane(t)
 
 	dir := t.TempDir()
 	gen := exec.CommandContext(t.Context(), "go", "tool", "controller-gen", "crd",
