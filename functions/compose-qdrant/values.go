@@ -11,7 +11,15 @@ import (
 	"github.com/qdrantops/qdrantops/apis/qdrantops/v1alpha1"
 )
 
-// values maps a QdrantCluster onto the qdrant chart's values. The API key
+// values maps a QdrantCluster onto the qdrant chart's values. Every key is
+// one chart 1.19.0 reads with the meaning used here: fullnameOverride names
+// the StatefulSet, Services, ServiceMonitor and PodDisruptionBudget;
+// replicaCount; image.tag (the chart's appVersion when empty);
+// persistence.size and storageClassName, which go into the StatefulSet's
+// qdrant-storage claim template; config (Qdrant's configuration file, so
+// config.cluster.enabled is Qdrant's cluster.enabled); metrics.serviceMonitor;
+// podDisruptionBudget; apiKey (false: the chart renders no key Secret and
+// mounts none); env, a list of container variables; resources. The API key
 // reaches Qdrant through an environment variable from a Secret, never through
 // the chart's apiKey.valueFrom, which reads Secrets with Helm's lookup and so
 // breaks GitOps tools that render charts offline.
@@ -88,9 +96,6 @@ func metrics(m v1alpha1.Metrics, key secretKeyRef) map[string]any {
 	return map[string]any{"serviceMonitor": sm}
 }
 
-// defaultVolumeSize is the XRD's default, for an XR read without defaults.
-var defaultVolumeSize = resource.MustParse("10Gi") //nolint:gochecknoglobals // A constant Quantity; resource.Quantity has no constant form.
-
 // statefulSetVolume is what the function knows of the chart's StatefulSet's
 // storage claim template.
 type statefulSetVolume struct {
@@ -152,7 +157,8 @@ const (
 // then the size the volumes have stays, and the refusal says how to grow.
 func volumeSize(xr string, want resource.Quantity, released string, sts statefulSetVolume) (resource.Quantity, *resizeRefusal) {
 	if want.IsZero() {
-		want = defaultVolumeSize
+		// The XRD's default, for an XR read without defaults.
+		want = resource.MustParse("10Gi")
 	}
 	current := released
 	if sts.exists && sts.size != "" {
