@@ -72,8 +72,7 @@ image() {
   local name=$1 pkg=$2 binary=$3 arch=$4
   local digest
   digest=$("$work/build-image" -package "$pkg" -binary "$binary" -arch "$arch" \
-    -ref "$registry/$name:$version" -source https://github.com/qdrantops/qdrantops \
-    -o "$work/$name-$arch.tar")
+    -ref "$registry/$name:$version" -o "$work/$name-$arch.tar")
   echo "package.sh: $name linux/$arch runtime image $digest" >&2
 }
 

@@ -42,6 +42,10 @@ const NonRoot = 65532
 // history. A fixed time keeps the digest a function of the inputs alone.
 var epoch = time.Unix(0, 0).UTC()
 
+// Source is the project's repository, written into the images as their
+// org.opencontainers.image.source label.
+const Source = "https://github.com/qdrantops/qdrantops"
+
 // Arches are the architectures the packages are built for.
 func Arches() []string { return []string{"amd64", "arm64"} }
 
@@ -198,7 +202,9 @@ func baseFiles() []file {
 
 // layer writes files as a tar in name order, every entry at the epoch, and
 // makes a gzip layer of it (go-containerregistry's gzip writes no name or
-// modification time, so the same tar gives the same digest).
+// modification time, so the same tar gives the same digest). The compressed
+// bytes are kept: digest, manifest and tarball would otherwise each compress
+// the binary again.
 func layer(files []file) (v1.Layer, error) {
 	sorted := append([]file(nil), files...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].name < sorted[j].name })
@@ -233,5 +239,5 @@ func layer(files []file) (v1.Layer, error) {
 	b := buf.Bytes()
 	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(b)), nil
-	}, tarball.WithMediaType(types.OCILayer))
+	}, tarball.WithMediaType(types.OCILayer), tarball.WithCompressedCaching)
 }

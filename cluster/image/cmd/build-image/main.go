@@ -20,7 +20,7 @@ func main() {
 	binary := flag.String("binary", "", "file name of the binary in the image (under /usr/local/bin)")
 	arch := flag.String("arch", "amd64", "Go architecture (amd64, arm64)")
 	ref := flag.String("ref", "", "tag written into the tarball (registry/repository:tag)")
-	source := flag.String("source", "", "org.opencontainers.image.source label; empty writes none")
+	source := flag.String("source", image.Source, "org.opencontainers.image.source label; empty writes none")
 	out := flag.String("o", "", "image tarball to write")
 	flag.Parse()
 	if *pkg == "" || *binary == "" || *ref == "" || *out == "" {
