@@ -12,7 +12,7 @@ import (
 )
 
 // values maps a QdrantCluster onto the qdrant chart's values. Every key is
-// one chart 1.19.0 reads with the meaning used here: fullnameOverride names
+// one the chart reads, with the meaning used here: fullnameOverride names
 // the StatefulSet, Services, ServiceMonitor and PodDisruptionBudget;
 // replicaCount; image.tag (the chart's appVersion when empty);
 // persistence.size and storageClassName, which go into the StatefulSet's
