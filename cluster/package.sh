@@ -105,8 +105,13 @@ done
 mkdir -p "$work/configuration"
 stamp crossplane.yaml >"$work/configuration/crossplane.yaml"
 cp package/configuration/definition.yaml "$work/configuration/"
-function_name=$(dns_label "$source_registry/function-compose-qdrant")
+# The Composition names the Function as Crossplane names the one it installs
+# for the dependency on $registry/function-compose-qdrant.
+function_name=$(dns_label "$registry/function-compose-qdrant")
 stamp package/configuration/composition.yaml |
-  sed "s/^\(      name: \)$function_name\$/\1$(dns_label "$registry/function-compose-qdrant")/" \
-    >"$work/configuration/composition.yaml"
+  awk -v name="$function_name" '
+    /^ *functionRef: *$/ { ref = 1; print; next }
+    ref && $1 == "name:" { sub(/name:.*/, "name: " name); ref = 0 }
+    { print }
+  ' >"$work/configuration/composition.yaml"
 xpkg "$work/configuration" examples "$out/configuration-qdrantops.xpkg"
