@@ -30,8 +30,9 @@ import (
 // kube-scheduler and kwok make its pods ready; a second render, given what
 // the apiserver then holds, reports the cluster Running. The chart's
 // ServiceMonitor authorizes with the API key. Growing the volumes is refused
-// while the StatefulSet exists, without failing the Release, and done once it
-// is deleted by hand. provider-helm binds every interface, so the whole test
+// while the StatefulSet exists, without failing the Release (and a Release
+// failed by an earlier growth deploys again), and done once it is deleted by
+// hand. provider-helm binds every interface, so the whole test
 // runs in a private network namespace (and mount namespace, for its chart
 // cache).
 func TestEndToEndWithProviderHelm(t *testing.T) {
@@ -254,6 +255,24 @@ spec:
 	if got := claimTemplateSize(t, kubectl); got != "1Gi" {
 		t.Errorf("the StatefulSet's claim template asks for %s after a refused growth, want 1Gi", got)
 	}
+
+	// A Release an earlier function left Failed by asking it to grow: the
+	// function asks for the StatefulSet's size again, and provider-helm's
+	// next upgrade deploys it.
+	kubectl("", "patch", "releases.helm.m.crossplane.io", "search", "-n", "team-a", "--type=merge", "-p", `{"spec":{"forProvider":{"values":{"persistence":{"size":"2Gi"}}}}}`)
+	deadline = time.Now().Add(3 * time.Minute)
+	for kubectl("", "get", "releases.helm.m.crossplane.io", "search", "-n", "team-a", "-o", "jsonpath={.status.atProvider.state}") != "failed" {
+		if time.Now().After(deadline) {
+			t.Fatal("a Release asking to grow the StatefulSet's claims never failed: the test does not show the failure it guards against")
+		}
+		time.Sleep(time.Second)
+	}
+	repaired := renderWith(t, addr, grown, composition, observedState(), requiredState())
+	if c := renderedXR(t, repaired).condition(typePersistenceResized); c["status"] != "False" || c["reason"] != reasonGrowthRefused {
+		t.Errorf("a failed growth: want PersistenceResized False/%s, got %v", reasonGrowthRefused, c)
+	}
+	kubectl(composedDocs(t, repaired), "apply", "-f", "-")
+	settled(t, kubectl, deadline)
 
 	// Growing by hand, as the condition says: expand each claim, delete the
 	// StatefulSet leaving its pods, and the next reconcile grows the Release,
