@@ -47,7 +47,7 @@ type built struct {
 func TestPackages(t *testing.T) {
 	out := t.TempDir()
 	start := time.Now()
-	cmd := exec.CommandContext(t.Context(), filepath.Join(env.Root, "cluster", "package.sh"), out, runtime.GOARCH) //nolint:gosec // The repository's own script.
+	cmd := exec.CommandContext(t.Context(), filepath.Join(env.Root, "cluster", "package.sh"), out, runtime.GOARCH)
 	cmd.Dir = env.Root
 	cmd.Env = append(os.Environ(), "XPKG_REGISTRY=ghcr.io/qdrantops", "VERSION=v0.1.0")
 	var stderr bytes.Buffer
@@ -277,6 +277,12 @@ func validate(t *testing.T, pkgs ...built) {
 			}
 		}
 	}
+	// An input as a platform that mirrors the chart writes it (the
+	// Composition ships none): the function's CRD must admit it.
+	extra = append(extra, &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "compose.qdrantops.io/v1alpha1", "kind": "Input", "metadata": map[string]any{"name": "mirror"},
+		"chart": map[string]any{"repository": "oci://registry.example.org/charts", "version": "1.19.0"},
+	}})
 	res := t.TempDir()
 	writeObjects(t, filepath.Join(res, "composition.yaml"), extra)
 
@@ -304,7 +310,7 @@ func validate(t *testing.T, pkgs ...built) {
 	}
 
 	examples := filepath.Join(env.Root, "examples")
-	cmd := exec.CommandContext(t.Context(), filepath.Join(toolDir(t, "crossplane-cli"), "crossplane"), //nolint:gosec // The test ground's CLI.
+	cmd := exec.CommandContext(t.Context(), filepath.Join(toolDir(t, "crossplane-cli"), "crossplane"),
 		"resource", "validate", ext, examples+","+res,
 		"--cache-dir", cache, "--crossplane-image", img, "--error-on-missing-schemas", "--skip-success-results")
 	b, err := cmd.CombinedOutput()
@@ -400,7 +406,7 @@ func toolDir(t *testing.T, tool string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(env.Root, "cluster", "build.sh"), "--path", tool) //nolint:gosec // The repository's own script.
+	cmd := exec.CommandContext(ctx, filepath.Join(env.Root, "cluster", "build.sh"), "--path", tool)
 	b, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("cluster/build.sh --path %s: %v", tool, err)

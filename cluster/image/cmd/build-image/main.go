@@ -11,10 +11,19 @@ import (
 	"os"
 	"os/signal"
 
+	"github.com/crossplane/crossplane-runtime/v2/pkg/errors"
+
 	"github.com/qdrantops/qdrantops/cluster/image"
 )
 
 func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build-image:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
 	dir := flag.String("dir", ".", "root of the Go module")
 	pkg := flag.String("package", "", "main package to build, relative to -dir (./cmd/x)")
 	binary := flag.String("binary", "", "file name of the binary in the image (under /usr/local/bin)")
@@ -24,8 +33,7 @@ func main() {
 	out := flag.String("o", "", "image tarball to write")
 	flag.Parse()
 	if *pkg == "" || *binary == "" || *ref == "" || *out == "" {
-		fmt.Fprintln(os.Stderr, "build-image: -package, -binary, -ref and -o are required")
-		os.Exit(2)
+		return errors.New("-package, -binary, -ref and -o are required")
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -36,17 +44,16 @@ func main() {
 		labels = map[string]string{"org.opencontainers.image.source": *source}
 	}
 	img, err := image.Build(ctx, image.Options{Dir: *dir, Package: *pkg, Binary: *binary, Arch: *arch, Labels: labels})
-	if err == nil {
-		err = image.WriteTarball(*out, *ref, img)
-	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "build-image:", err)
-		os.Exit(1)
+		return err
+	}
+	if err := image.WriteTarball(*out, *ref, img); err != nil {
+		return err
 	}
 	d, err := img.Digest()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "build-image:", err)
-		os.Exit(1)
+		return errors.Wrap(err, "cannot compute the image digest")
 	}
-	fmt.Println(d)
+	_, err = fmt.Println(d)
+	return err
 }
