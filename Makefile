@@ -10,8 +10,8 @@ export TESTBED ?= $(CURDIR)/_output/testbed
 # Where the project publishes its own Crossplane packages, and their version:
 # $(XPKG_REGISTRY)/provider-qdrantops, function-compose-qdrant and
 # configuration-qdrantops, tagged $(VERSION).
-export XPKG_REGISTRY ?= ghcr.io/qdrantops
-export VERSION ?= v0.1.0
+XPKG_REGISTRY ?= ghcr.io/qdrantops
+VERSION ?= v0.1.0
 # Qdrant's OpenAPI schema for the emulator's contract tests; read in place, never copied.
 export QDRANT_OPENAPI ?= $(wildcard $(CURDIR)/../shared/qdrant/openapi-v1.19.0.json)
 
@@ -78,7 +78,7 @@ bench: tools
 
 ## package: the provider, function (linux/amd64 and arm64, runtime images built in Go, no Docker) and Configuration packages, into _output/packages.
 package:
-	cluster/package.sh _output/packages
+	XPKG_REGISTRY=$(XPKG_REGISTRY) VERSION=$(VERSION) cluster/package.sh _output/packages
 
 clean:
 	-$(TESTBED_SH) down
