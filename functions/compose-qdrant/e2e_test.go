@@ -127,8 +127,8 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	withInput := strings.Replace(string(base), "      name: function-compose-qdrant\n",
-		"      name: function-compose-qdrant\n    input:\n      apiVersion: compose.qdrantops.io/v1alpha1\n      kind: Input\n      chart: {repository: \""+repo+"\", version: 0.1.0}\n", 1)
+	withInput := strings.Replace(string(base), "      name: qdrantops-function-compose-qdrant\n",
+		"      name: qdrantops-function-compose-qdrant\n    input:\n      apiVersion: compose.qdrantops.io/v1alpha1\n      kind: Input\n      chart: {repository: \""+repo+"\", version: 0.1.0}\n", 1)
 	if err := os.WriteFile(composition, []byte(withInput), 0o600); err != nil { //nolint:gosec // G703: a file in the test's own t.TempDir().
 		t.Fatal(err)
 	}
