@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qdrantops/qdrantops/apis/ops/v1alpha1"
+	"github.com/qdrantops/qdrantops/cluster/qdrantemu"
 	"github.com/qdrantops/qdrantops/cluster/stack"
 )
 
@@ -63,4 +65,55 @@ func TestEndToEnd(t *testing.T) {
 	})
 	step("2. Crossplane core", s.Core)
 	step("2-3. install the Configuration and run its packages", s.Install)
+
+	// Not fatal: the rest of the story runs through a Composition of the
+	// test's own that names the function as installed.
+	if err := s.FunctionRefs(ctx); err != nil {
+		t.Errorf("step \"2. the Configuration's Composition calls the installed function\" failed: %v", err)
+	}
+
+	const source, target = "search", "search-restored"
+	step("4. prepare the app namespace", func(ctx context.Context) error { return s.Prepare(ctx, source, target) })
+	manifest := stack.ClusterManifest(source, true)
+	step("4. apply QdrantCluster "+source, func(ctx context.Context) error { return s.ApplyYAML(ctx, manifest) })
+	var src, dst *qdrantemu.Cluster
+	step("5. the emulator stands in for "+source+"'s pods", func(ctx context.Context) (err error) {
+		src, err = s.StandIn(ctx, source, 2, true)
+		return err
+	})
+	step("4. "+source+" is composed and Running", func(ctx context.Context) error {
+		return s.WaitRunning(ctx, source, "Release", "Secret", "BackupSchedule")
+	})
+	step("6. GitOps: no drift when the same manifest is applied again", func(ctx context.Context) error {
+		return s.Drift(ctx, source, manifest, 2)
+	})
+	var backup *v1alpha1.Backup
+	step("5. the schedule's Backup completes", func(ctx context.Context) (err error) {
+		backup, err = s.WaitScheduledBackup(ctx, source)
+		return err
+	})
+	step("5. a second QdrantCluster to restore into", func(ctx context.Context) error {
+		if err := s.ApplyYAML(ctx, stack.ClusterManifest(target, false)); err != nil {
+			return err
+		}
+		var err error
+		if dst, err = s.StandIn(ctx, target, 5, false); err != nil {
+			return err
+		}
+		return s.WaitRunning(ctx, target, "Release", "Secret")
+	})
+	step("5. Restore into "+target+" with verified counts", func(ctx context.Context) error {
+		_, err := s.Restore(ctx, backup, target, src, dst, [2]string{s.APIKey(ctx, source), s.APIKey(ctx, target)})
+		return err
+	})
+	step("6. deleting the QdrantClusters removes what they composed", func(ctx context.Context) error {
+		if err := s.DeleteRestores(ctx); err != nil {
+			return err
+		}
+		if err := s.Delete(ctx, source); err != nil {
+			return err
+		}
+		return s.Delete(ctx, target)
+	})
+	t.Logf("end to end in %s", time.Since(begin).Round(time.Second))
 }
