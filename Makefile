@@ -64,9 +64,9 @@ test-integration: tools
 	QDRANTOPS_TESTBED_TEST=1 QDRANTOPS_E2E=1 CI=1 \
 	$(GO) test -race -count=1 -timeout 30m ./cluster $$pkgs
 
-## demo: a local control plane, S3 server, Qdrant emulator (or QDRANT_URL) and the provider; applies examples/ and runs the example Backup.
+## demo: the end-to-end story with real Crossplane core on the test ground (packages from a loopback registry, a QdrantCluster composed, backed up, restored, deleted), told in short progress lines; needs root (private namespaces).
 demo: tools
-	CROSSPLANE_CRDS=$$($(BUILD) --path crossplane-core)/crds cluster/demo.sh
+	cluster/demo.sh
 
 ## bench: throughput and memory benchmarks against the real S3 server and the emulator, and the BackupSchedule controller's tick latency and reconcile cost against a real apiserver, written to bench-results.txt (one iteration each: they move GiBs; the throughput benchmark runs its alternating rounds inside).
 bench: tools

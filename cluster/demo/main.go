@@ -1,211 +1,269 @@
-// Command demo drives 'make demo' on the local test ground (cluster/testbed.sh
-// up): it installs qdrantops's CRDs and XRD, creates the bucket and the
-// QdrantCluster's connection Secret, applies every example a user would but
-// the Restores, waits for the example Backup to complete, and prints its
-// status and objects. With --restore (the emulator's demo) it then drops the
-// sample collections, applies the example Restore from S3, and prints the
-// verified counts.
+// Command demo drives 'make demo': the story the end-to-end test (e2e/)
+// proves, told in the terminal with short progress lines. On the local test
+// ground, in private network and mount namespaces, it builds qdrantops's
+// packages, serves them and their dependencies' from a loopback registry,
+// has real Crossplane core install the Configuration, composes a
+// QdrantCluster through the function (provider-helm installs the chart, kwok
+// runs its pods, a Qdrant emulator with sample data stands in for them),
+// checks that applying it again drifts nothing, waits for its scheduled
+// Backup, runs the example Backup, restores the scheduled one into a second
+// cluster with verified counts, shows `kubectl get qdrant -A` and the
+// provider's backup and restore metrics, then deletes both clusters and
+// shows what went with them. Everything is torn down at the end.
 package main
 
 import (
+	"bufio"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
-	"slices"
-	"sort"
+	"runtime"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/qdrantops/qdrantops/apis"
 	"github.com/qdrantops/qdrantops/apis/ops/v1alpha1"
-	qdrantv1alpha1 "github.com/qdrantops/qdrantops/apis/qdrantops/v1alpha1"
+	"github.com/qdrantops/qdrantops/cluster/stack"
 	"github.com/qdrantops/qdrantops/cluster/testenv"
 )
 
 func main() {
-	qdrantURL := flag.String("qdrant-url", os.Getenv("QDRANT_URL"), "REST URL of the Qdrant to back up")
-	peers := flag.String("qdrant-peers", os.Getenv("QDRANT_PEERS"), "comma-separated REST URLs of its nodes")
-	apiKey := flag.String("qdrant-api-key", os.Getenv("QDRANT_API_KEY"), "its API key")
-	wait := flag.Duration("wait", 3*time.Minute, "how long to wait for the backup, and for the restore")
-	restoreToo := flag.Bool("restore", false, "after the backup, drop the sample collections and restore them (never for a real Qdrant: it deletes data)")
+	keep := flag.Duration("keep", 0, "keep everything running this long at the end, to look around (KUBECONFIG is printed)")
 	flag.Parse()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*(*wait)+time.Minute)
-	err := run(ctx, *qdrantURL, *peers, *apiKey, *wait)
-	if err == nil && *restoreToo {
-		err = restoreDemo(ctx, *qdrantURL, *apiKey, *wait)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Crossplane core, its RBAC manager and provider-helm bind every
+	// interface, and the emulator stands in for pods at cluster DNS names:
+	// the demo runs again in namespaces of its own.
+	done, err := stack.Reexec(ctx, os.Args[1:])
+	if done {
+		// The copy in the namespaces said what failed.
+		stop()
+		if err != nil {
+			os.Exit(1)
+		}
+		return
 	}
-	// Cancelled before os.Exit, which would skip a deferred cancel.
-	cancel()
+	err = run(ctx, *keep)
+	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, qdrantURL, peers, apiKey string, wait time.Duration) error {
-	cfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv("KUBECONFIG"))
-	if err != nil {
-		return fmt.Errorf("cannot load kubeconfig (is the test ground up?): %w", err)
-	}
+func run(ctx context.Context, keep time.Duration) error {
 	root, err := testenv.RepoRoot()
 	if err != nil {
 		return err
 	}
-	crds, err := testenv.CRDs(root)
+	dir := filepath.Join(root, "_output", "demo")
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	begin := time.Now()
+	s := stack.New(stack.Options{
+		Root: root, Dir: dir, Arch: runtime.GOARCH, PollInterval: 10 * time.Second,
+		Progress: func(line string) { fmt.Printf("[%4.0fs] %s\n", time.Since(begin).Seconds(), line) },
+	})
+	defer s.Close()
+	say := func(format string, args ...any) { fmt.Printf("\n== "+format+"\n", args...) }
+
+	say("1. the test ground and a loopback OCI registry with the packages (first run: the tools build for ~17 min, the packages for ~3 min)")
+	if err := s.Testbed(ctx); err != nil {
+		return err
+	}
+	pkgs, err := s.Packages(ctx)
 	if err != nil {
 		return err
 	}
-	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{CRDs: crds}); err != nil {
-		return fmt.Errorf("cannot install CRDs: %w", err)
-	}
-	fmt.Printf("== installed %d CRDs (provider-qdrantops, Crossplane core, QdrantCluster XR)\n", len(crds))
-	s := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(s)
-	_ = apis.AddToScheme(s)
-	c, err := client.New(cfg, client.Options{Scheme: s})
-	if err != nil {
-		return fmt.Errorf("cannot create client: %w", err)
-	}
-	if err := bucket(ctx, "qdrant-backups"); err != nil {
+	if err := s.Registry(ctx, pkgs); err != nil {
 		return err
 	}
-	fmt.Println("== created bucket qdrant-backups on the local S3 server")
-
-	var objs []*unstructured.Unstructured
-	for _, p := range []string{filepath.Join(root, "package", "configuration"), filepath.Join(root, "examples")} {
-		o, err := testenv.ReadObjects(p)
-		if err != nil {
-			return err
-		}
-		objs = append(objs, o...)
+	say("2. Crossplane core installs the Configuration; 3. the function and providers run as their packages would")
+	if err := s.Core(ctx); err != nil {
+		return err
 	}
-	// A Restore runs once its source is there: the demo applies one after
-	// its Backup completed.
-	objs = slices.DeleteFunc(objs, func(o *unstructured.Unstructured) bool { return o.GetKind() == "Restore" })
-	sort.SliceStable(objs, func(i, j int) bool { return objs[i].GetKind() == "Namespace" && objs[j].GetKind() != "Namespace" })
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	// A tabwriter buffers; a write error surfaces at Flush.
-	_, _ = fmt.Fprintln(w, "KIND\tNAMESPACE\tNAME\tRESULT")
-	for i, o := range objs {
-		err := c.Patch(ctx, o, client.Apply, client.FieldOwner("qdrantops-demo"), client.ForceOwnership) //nolint:staticcheck // Server-side apply of unstructured objects.
-		result := "accepted"
-		if err != nil {
-			result = "REJECTED: " + err.Error()
-		}
-		_, _ = fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", o.GetKind(), o.GetNamespace(), o.GetName(), result)
-		if err != nil {
-			_ = w.Flush()
-			return fmt.Errorf("%s %s was rejected", o.GetKind(), o.GetName())
-		}
-		if o.GetKind() == "Namespace" && (i+1 == len(objs) || objs[i+1].GetKind() != "Namespace") {
-			// What the composition function writes for QdrantCluster "search".
-			if err := connectionSecret(ctx, c, qdrantURL, peers, apiKey); err != nil {
-				return err
-			}
-		}
+	if err := s.Install(ctx); err != nil {
+		return err
 	}
-	_ = w.Flush()
-	return waitForBackup(ctx, c, wait)
-}
+	if err := s.FunctionRefs(ctx); err != nil {
+		return err
+	}
 
-func connectionSecret(ctx context.Context, c client.Client, url, peers, apiKey string) error {
-	sec := &corev1.Secret{}
-	sec.SetName(qdrantv1alpha1.ConnectionSecretName("search"))
-	sec.SetNamespace("team-a")
-	_, err := createOrUpdate(ctx, c, sec, func() {
-		sec.StringData = map[string]string{
-			qdrantv1alpha1.ConnectionKeyEndpoint: url,
-			qdrantv1alpha1.ConnectionKeyPeerURLs: strings.ReplaceAll(peers, ",", "\n"),
-			qdrantv1alpha1.ConnectionKeyAPIKey:   apiKey,
-		}
-	})
+	const source, target = "search", "search-restored"
+	say("4. a QdrantCluster, composed by Crossplane through the function")
+	if err := s.Prepare(ctx, source, target); err != nil {
+		return err
+	}
+	manifest := stack.ClusterManifest(source, true)
+	fmt.Print(indent(manifest))
+	if err := s.ApplyYAML(ctx, manifest); err != nil {
+		return err
+	}
+	src, err := s.StandIn(ctx, source, 2, true)
 	if err != nil {
-		return fmt.Errorf("cannot write the connection Secret: %w", err)
+		return err
 	}
-	fmt.Printf("== connection Secret team-a/%s points at %s\n\n", sec.Name, url)
+	if err := s.WaitRunning(ctx, source, "Release", "Secret", "BackupSchedule"); err != nil {
+		return err
+	}
+	if err := s.Drift(ctx, source, manifest, 2); err != nil {
+		return err
+	}
+
+	say("5. backups: the schedule's first tick, and the example Backup (examples/backup.yaml)")
+	backup, err := s.WaitScheduledBackup(ctx, source)
+	if err != nil {
+		return err
+	}
+	if err := exampleBackup(ctx, s, root); err != nil {
+		return err
+	}
+	say("5. a Restore of the scheduled Backup into a second QdrantCluster")
+	if err := s.ApplyYAML(ctx, stack.ClusterManifest(target, false)); err != nil {
+		return err
+	}
+	dst, err := s.StandIn(ctx, target, 5, false)
+	if err != nil {
+		return err
+	}
+	if err := s.WaitRunning(ctx, target, "Release", "Secret"); err != nil {
+		return err
+	}
+	r, err := s.Restore(ctx, backup, target, src, dst, [2]string{s.APIKey(ctx, source), s.APIKey(ctx, target)})
+	if err != nil {
+		return err
+	}
+	printRestored(r)
+
+	say("kubectl get qdrant -A (the category every qdrantops kind is in)")
+	if err := kubectl(ctx, s, "get", "qdrant", "-A"); err != nil {
+		return err
+	}
+	say("backup and restore metrics of provider-qdrantops")
+	metrics(ctx)
+
+	if keep > 0 {
+		say("keeping everything for %s: KUBECONFIG=%s (inside the demo's namespaces: nsenter -t %d -n -m)", keep, s.Kubeconfig(), os.Getpid())
+		select {
+		case <-ctx.Done():
+		case <-time.After(keep):
+		}
+	}
+	say("6. deleting the QdrantClusters removes what they composed")
+	if err := s.DeleteRestores(ctx); err != nil {
+		return err
+	}
+	if err := s.Delete(ctx, source); err != nil {
+		return err
+	}
+	if err := s.Delete(ctx, target); err != nil {
+		return err
+	}
+	say("done in %s; tearing down", time.Since(begin).Round(time.Second))
 	return nil
 }
 
-func createOrUpdate(ctx context.Context, c client.Client, o *corev1.Secret, mutate func()) (bool, error) {
-	err := c.Get(ctx, types.NamespacedName{Namespace: o.Namespace, Name: o.Name}, o)
-	mutate()
+// exampleBackup applies examples/backup.yaml, a one-off Backup of
+// "search", as a user would, and prints what it wrote.
+func exampleBackup(ctx context.Context, s *stack.Stack, root string) error {
+	b, err := os.ReadFile(filepath.Join(root, "examples", "backup.yaml")) //nolint:gosec // G304: the repository's example.
 	if err != nil {
-		return true, c.Create(ctx, o)
+		return err
 	}
-	return false, c.Update(ctx, o)
-}
-
-func bucket(ctx context.Context, name string) error {
-	cl := s3.New(s3.Options{
-		BaseEndpoint: aws.String(os.Getenv("S3_ENDPOINT")), Region: os.Getenv("S3_REGION"), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(os.Getenv("S3_ACCESS_KEY"), os.Getenv("S3_SECRET_KEY"), ""),
-	})
-	if _, err := cl.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil && !strings.Contains(err.Error(), "BucketAlready") {
-		return fmt.Errorf("cannot create bucket %s: %w", name, err)
+	if err := s.ApplyYAML(ctx, string(b)); err != nil {
+		return err
 	}
-	return nil
-}
-
-func waitForBackup(ctx context.Context, c client.Client, wait time.Duration) error {
-	fmt.Println("\n== waiting for Backup team-a/search-manual")
-	deadline := time.Now().Add(wait)
-	last := ""
+	c, err := s.Ops()
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(3 * time.Minute)
 	for {
-		b := &v1alpha1.Backup{}
-		if err := c.Get(ctx, types.NamespacedName{Namespace: "team-a", Name: "search-manual"}, b); err != nil {
+		bk := &v1alpha1.Backup{}
+		if err := c.Get(ctx, types.NamespacedName{Namespace: stack.AppNamespace, Name: "search-manual"}, bk); err != nil {
 			return err
 		}
-		ready := b.GetCondition("Ready")
-		line := fmt.Sprintf("phase=%s ready=%s %s", b.Status.AtProvider.Phase, ready.Status, ready.Message)
-		if line != last {
-			fmt.Println("  ", line)
-			last = line
+		if bk.GetCondition("Ready").Status == corev1.ConditionTrue {
+			fmt.Printf("       Backup search-manual completed: %s\n", bk.Status.AtProvider.S3Path)
+			w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			_, _ = fmt.Fprintln(w, "       COLLECTION\tSHARDS\tBYTES")
+			for _, col := range bk.Status.AtProvider.Collections {
+				_, _ = fmt.Fprintf(w, "       %s\t%d/%d\t%d\n", col.Name, col.ShardsDone, col.ShardNumber, col.SizeBytes)
+			}
+			return w.Flush()
 		}
-		if ready.Status == corev1.ConditionTrue {
-			st, _ := json.MarshalIndent(b.Status.AtProvider, "", "  ")
-			fmt.Printf("\n== status.atProvider\n%s\n", st)
-			return listObjects(ctx, b.Status.AtProvider.S3Path)
-		}
-		if b.Status.AtProvider.Phase == v1alpha1.BackupFailed {
-			return fmt.Errorf("the backup failed: %s", b.Status.AtProvider.Error)
+		if bk.Status.AtProvider.Phase == v1alpha1.BackupFailed {
+			return fmt.Errorf("the example Backup failed: %s", bk.Status.AtProvider.Error)
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the backup did not complete within %s", wait)
+			return fmt.Errorf("the example Backup did not complete in 3 minutes: phase %s, %s", bk.Status.AtProvider.Phase, bk.GetCondition("Synced").Message)
 		}
 		time.Sleep(time.Second)
 	}
 }
 
-func listObjects(ctx context.Context, s3Path string) error {
-	bkt, prefix, _ := strings.Cut(strings.TrimPrefix(s3Path, "s3://"), "/")
-	cl := s3.New(s3.Options{
-		BaseEndpoint: aws.String(os.Getenv("S3_ENDPOINT")), Region: os.Getenv("S3_REGION"), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(os.Getenv("S3_ACCESS_KEY"), os.Getenv("S3_SECRET_KEY"), ""),
-	})
-	out, err := cl.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bkt), Prefix: aws.String(prefix)})
+func kubectl(ctx context.Context, s *stack.Stack, args ...string) error {
+	root, err := testenv.RepoRoot()
 	if err != nil {
-		return fmt.Errorf("cannot list %s: %w", s3Path, err)
+		return err
 	}
-	fmt.Printf("\n== objects under %s\n", s3Path)
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	for _, o := range out.Contents {
-		_, _ = fmt.Fprintf(w, "%d\t  %s\n", aws.ToInt64(o.Size), aws.ToString(o.Key))
+	out, err := exec.CommandContext(ctx, filepath.Join(root, "cluster", "build.sh"), "--path", "kubernetes").Output()
+	if err != nil {
+		return err
 	}
-	return w.Flush()
+	cmd := exec.CommandContext(ctx, filepath.Join(strings.TrimSpace(string(out)), "kubectl"), append([]string{"--kubeconfig", s.Kubeconfig(), "--cache-dir", filepath.Join(filepath.Dir(s.Kubeconfig()), "kube-cache")}, args...)...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	return cmd.Run()
+}
+
+// metrics prints the provider's qdrantops_backup and qdrantops_restore
+// series, without histogram buckets.
+func metrics(ctx context.Context) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+stack.ProviderMetricsAddr+"/metrics", nil)
+	if err != nil {
+		return
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Println("   cannot read metrics:", err)
+		return
+	}
+	defer func() { _ = resp.Body.Close() }()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		l := sc.Text()
+		if (strings.HasPrefix(l, "qdrantops_backup") || strings.HasPrefix(l, "qdrantops_restore")) && !strings.Contains(l, "_bucket{") {
+			fmt.Println(l)
+		}
+	}
+}
+
+func printRestored(r *v1alpha1.Restore) {
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	_, _ = fmt.Fprintln(w, "       COLLECTION\tSHARDS\tEXPECTED\tPOINTS\tSAMPLED\tVERIFIED")
+	for _, c := range r.Status.AtProvider.RestoredCollections {
+		_, _ = fmt.Fprintf(w, "       %s\t%d/%d\t%s\t%s\t%d\t%t\n", c.Name, c.ShardsRestored, c.ShardsTotal, num(c.ExpectedPoints), num(c.Points), c.SampledPoints, c.Verified)
+	}
+	_ = w.Flush()
+}
+
+func num(p *int64) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprint(*p)
+}
+
+func indent(s string) string {
+	return "       " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n       ") + "\n"
 }

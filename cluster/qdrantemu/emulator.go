@@ -154,8 +154,8 @@ func Start(opts Options) (*Cluster, error) {
 			Index: i,
 			// Peer ids are large u64s as in Qdrant; deterministic so that
 			// runs are reproducible.
-			ID:           peerID(i),
-			addr:         net.JoinHostPort(host, strconv.Itoa(port)),
+			ID:   peerID(i),
+			addr: net.JoinHostPort(host, strconv.Itoa(port)),
 
 			snapshotsDir: filepath.Join(c.dir, fmt.Sprintf("node-%d", i), "snapshots"),
 		}

@@ -145,7 +145,7 @@ func TestStreamIdleTimeout(t *testing.T) {
 func TestHosts(t *testing.T) {
 	// A port free on the first address; the others are distinct addresses,
 	// so it is free there too.
-	l, err := net.Listen("tcp", "127.0.0.2:0")
+	l, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.2:0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,8 +24,8 @@ import (
 	"github.com/qdrantops/qdrantops/cluster/qdrantemu"
 )
 
-// ops is a client that knows qdrantops's managed resource types.
-func (s *Stack) ops() (client.Client, error) {
+// Ops is a client that knows qdrantops's managed resource types.
+func (s *Stack) Ops() (client.Client, error) {
 	sch := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(sch); err != nil {
 		return nil, err
@@ -39,7 +39,7 @@ func (s *Stack) ops() (client.Client, error) {
 // WaitScheduledBackup waits for the first Backup the BackupSchedule a
 // QdrantCluster composed creates to complete, and returns it.
 func (s *Stack) WaitScheduledBackup(ctx context.Context, cluster string) (*v1alpha1.Backup, error) {
-	c, err := s.ops()
+	c, err := s.Ops()
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +85,7 @@ func (s *Stack) WaitScheduledBackup(ctx context.Context, cluster string) (*v1alp
 // QdrantCluster, waits for it, and checks that each collection's point count
 // in the target equals the source's, and that the provider verified it.
 func (s *Stack) Restore(ctx context.Context, backup *v1alpha1.Backup, target string, source, dest *qdrantemu.Cluster, apiKeys [2]string) (*v1alpha1.Restore, error) {
-	c, err := s.ops()
+	c, err := s.Ops()
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +151,7 @@ func pointCount(ctx context.Context, node, apiKey, collection string) (int64, er
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("api-key", apiKey)
-	resp, err := http.DefaultClient.Do(req) //nolint:gosec // G704: the stack's own emulator.
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -161,8 +161,11 @@ func pointCount(ctx context.Context, node, apiKey, collection string) (int64, er
 			Count int64 `json:"count"`
 		} `json:"result"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("cannot count the points of %s at %s: %s %v", collection, node, resp.Status, err)
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("cannot count the points of %s at %s: %s", collection, node, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return 0, fmt.Errorf("cannot count the points of %s at %s: %w", collection, node, err)
 	}
 	return out.Result.Count, nil
 }
@@ -180,7 +183,7 @@ func (s *Stack) Delete(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	c, err := s.ops()
+	c, err := s.Ops()
 	if err != nil {
 		return err
 	}
@@ -264,7 +267,7 @@ func (s *Stack) APIKey(ctx context.Context, cluster string) string {
 // DeleteRestores deletes the app namespace's Restores, which never touches
 // data, and waits for them to go.
 func (s *Stack) DeleteRestores(ctx context.Context) error {
-	c, err := s.ops()
+	c, err := s.Ops()
 	if err != nil {
 		return err
 	}

@@ -36,9 +36,9 @@ func (s *Stack) Core(ctx context.Context) error {
 		return err
 	}
 	bin := filepath.Join(dir, "crossplane")
-	out, err := exec.CommandContext(ctx, bin, "--version").Output() //nolint:gosec // G204: the binary cluster/build.sh built.
+	out, err := exec.CommandContext(ctx, bin, "--version").Output()
 	if v := strings.TrimSpace(string(out)); err != nil || !strings.HasPrefix(v, "v") {
-		return fmt.Errorf("crossplane core reports no version (%q, %v): it would refuse every package; rebuild it with cluster/build.sh", v, err)
+		return fmt.Errorf("crossplane core reports no version (%q): it would refuse every package; rebuild it with cluster/build.sh: %w", v, err)
 	}
 	s.progress("Crossplane core %s: core init", strings.TrimSpace(string(out)))
 	ns := &corev1.Namespace{}
@@ -59,7 +59,7 @@ func (s *Stack) Core(ctx context.Context) error {
 	// The first init can fail on a discovery race right after it created the
 	// CRDs; a second one finds them.
 	for try := 0; try < 2; try++ {
-		cmd := exec.CommandContext(ctx, bin, initArgs...) //nolint:gosec // G204: the binary cluster/build.sh built.
+		cmd := exec.CommandContext(ctx, bin, initArgs...)
 		cmd.Env = append(os.Environ(), env...)
 		initOut, err = cmd.CombinedOutput()
 		if err == nil {
@@ -123,7 +123,7 @@ func (s *Stack) secretToDir(ctx context.Context, name, dir string) error {
 		return err
 	}
 	for k, v := range sec.Data {
-		if err := os.WriteFile(filepath.Join(dir, k), v, 0o600); err != nil { //nolint:gosec // G703: the stack's own folder.
+		if err := os.WriteFile(filepath.Join(dir, k), v, 0o600); err != nil {
 			return err
 		}
 	}

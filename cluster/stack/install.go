@@ -108,7 +108,8 @@ func (s *Stack) FunctionRefs(ctx context.Context) error {
 	for _, c := range comps.Items {
 		steps, _, _ := unstructured.NestedSlice(c.Object, "spec", "pipeline")
 		for _, st := range steps {
-			ref, _, _ := unstructured.NestedString(st.(map[string]any), "functionRef", "name")
+			m, _ := st.(map[string]any)
+			ref, _, _ := unstructured.NestedString(m, "functionRef", "name")
 			if !installed[ref] {
 				bad = append(bad, fmt.Sprintf("Composition %s calls Function %q, which is not installed", c.GetName(), ref))
 			}

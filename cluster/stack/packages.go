@@ -1,8 +1,10 @@
 package stack
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
@@ -62,7 +65,7 @@ func (s *Stack) Packages(ctx context.Context) ([]xpkg, error) {
 	script := filepath.Join(s.opts.Root, "cluster", "package.sh")
 	if _, err := os.Stat(script); err == nil {
 		s.progress("building packages with cluster/package.sh (first run ~3 min: runtime images; then ~20 s)")
-		cmd := exec.CommandContext(ctx, script, out, s.opts.Arch) //nolint:gosec // G204: our own script.
+		cmd := exec.CommandContext(ctx, script, out, s.opts.Arch)
 		cmd.Dir = s.opts.Root
 		cmd.Env = append(os.Environ(), "XPKG_REGISTRY="+OwnRegistry, "VERSION="+Version)
 		if b, err := cmd.CombinedOutput(); err != nil {
@@ -84,7 +87,9 @@ func (s *Stack) Packages(ctx context.Context) ([]xpkg, error) {
 		return nil, err
 	}
 	pkgs = append(pkgs, deps...)
+	s.packages = map[string]string{}
 	for _, p := range pkgs {
+		s.packages[p.ref] = p.file
 		if _, err := os.Stat(p.file); err != nil {
 			return nil, fmt.Errorf("package %s was not built: %w", p.ref, err)
 		}
@@ -117,7 +122,7 @@ func (s *Stack) buildOwn(ctx context.Context, cli, out string) error {
 	} {
 		meta = bytes.ReplaceAll(meta, []byte(from+"\n"), []byte(to+"\n"))
 	}
-	if err := os.WriteFile(filepath.Join(conf, "crossplane.yaml"), meta, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(conf, "crossplane.yaml"), meta, 0o600); err != nil { //nolint:gosec // G703: the stack's own folder.
 		return err
 	}
 	yamls, _ := filepath.Glob(filepath.Join(root, "package", "configuration", "*.yaml"))
@@ -226,7 +231,7 @@ func awsFamilyCRDs(ctx context.Context) ([]string, error) {
 }
 
 func xpkgBuild(ctx context.Context, cli, root, out string) error {
-	cmd := exec.CommandContext(ctx, cli, "xpkg", "build", "--package-root", root, "--examples-root", filepath.Join(root, "no-examples"), "-o", out) //nolint:gosec // G204: the crossplane CLI cluster/build.sh built.
+	cmd := exec.CommandContext(ctx, cli, "xpkg", "build", "--package-root", root, "--examples-root", filepath.Join(root, "no-examples"), "-o", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("crossplane xpkg build %s: %w\n%s", root, err, tail(string(b), 20))
 	}
@@ -325,6 +330,55 @@ func do(req *http.Request, want int) error {
 		return fmt.Errorf("%s %s: %s %s", req.Method, req.URL.Path, resp.Status, b)
 	}
 	return nil
+}
+
+// runtimeBinary writes the program a package's embedded runtime image runs
+// (its entrypoint) into the stack's bin folder, so that the stack runs the
+// very binary the package ships. Without an embedded runtime (packages
+// built without cluster/package.sh) it builds pkg from source instead.
+func (s *Stack) runtimeBinary(ctx context.Context, ref, pkg, name string) (string, error) {
+	file := s.packages[ref]
+	img, err := tarball.ImageFromPath(file, nil)
+	if err != nil {
+		return "", fmt.Errorf("cannot read package %s: %w", file, err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return "", err
+	}
+	if len(cfg.Config.Entrypoint) == 0 {
+		s.progress("%s has no runtime image; building %s from source", ref, pkg)
+		return s.goBuild(ctx, pkg, name)
+	}
+	want := strings.TrimPrefix(cfg.Config.Entrypoint[0], "/")
+	rc := mutate.Extract(img)
+	defer func() { _ = rc.Close() }()
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("package %s: no %s in its runtime image", ref, want)
+		}
+		if err != nil {
+			return "", fmt.Errorf("cannot read the runtime image of %s: %w", ref, err)
+		}
+		if strings.TrimPrefix(h.Name, "./") != want {
+			continue
+		}
+		out := s.path("bin", name)
+		if err := os.MkdirAll(filepath.Dir(out), 0o750); err != nil {
+			return "", err
+		}
+		f, err := os.OpenFile(out, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o750) //nolint:gosec // G302: an executable in the stack's own folder.
+		if err != nil {
+			return "", err
+		}
+		if _, err := io.Copy(f, tr); err != nil { //nolint:gosec // G110: our own package's binary.
+			_ = f.Close()
+			return "", err
+		}
+		return out, f.Close()
+	}
 }
 
 func glob(dir, pattern string) []string {

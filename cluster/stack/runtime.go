@@ -80,7 +80,7 @@ func (s *Stack) prepare(ctx context.Context, rev *unstructured.Unstructured) err
 	}
 	svc := rev.GetLabels()["pkg.crossplane.io/package"]
 	status := map[string]string{}
-	for f, suffix := range map[string]string{"tlsServerSecretName": "-tls-server", "tlsClientSecretName": "-tls-client"} {
+	for f, suffix := range map[string]string{"tlsServerSecretName": "-tls-server", "tlsClientSecretName": "-tls-client"} { //nolint:gosec // G101: names of Secrets, not credentials.
 		// With the External runtime the package manager leaves these out of
 		// the revision's spec; the names are the ones it would set.
 		name, _, _ := unstructured.NestedString(rev.Object, "spec", f)
@@ -151,12 +151,12 @@ func (s *Stack) runFunction(ctx context.Context, rev *unstructured.Unstructured)
 	if err := s.AddHosts(map[string]string{host: "127.0.0.1"}); err != nil {
 		return nil, err
 	}
-	bin, err := s.goBuild(ctx, "./functions/compose-qdrant", "function-compose-qdrant")
+	bin, err := s.runtimeBinary(ctx, FunctionPath+":"+Version, "./functions/compose-qdrant", "function-compose-qdrant")
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.start("function-compose-qdrant", []string{"TLS_SERVER_CERTS_DIR=" + certs}, bin,
-		"--address", fmt.Sprintf("127.0.0.1:%d", FunctionPort))
+	// No arguments, as the Deployment runtime runs it: it serves :9443.
+	p, err := s.start("function-compose-qdrant", []string{"TLS_SERVER_CERTS_DIR=" + certs}, bin)
 	if err != nil {
 		return nil, err
 	}
@@ -175,10 +175,13 @@ func (s *Stack) runProviderQdrantops(ctx context.Context, rev *unstructured.Unst
 	if err != nil {
 		return nil, err
 	}
-	bin, err := s.goBuild(ctx, "./provider-qdrantops/cmd/provider", "provider-qdrantops")
+	bin, err := s.runtimeBinary(ctx, ProviderPath+":"+Version, "./provider-qdrantops/cmd/provider", "provider-qdrantops")
 	if err != nil {
 		return nil, err
 	}
+	// Its metrics and probe addresses as a DeploymentRuntimeConfig would
+	// set them: here every program shares one network namespace, and
+	// provider-helm holds :8080.
 	p, err := s.start("provider-qdrantops", []string{"KUBECONFIG=" + kubeconfig, "POD_NAMESPACE=" + Namespace}, bin,
 		"--metrics-bind-address", ProviderMetricsAddr, "--health-probe-bind-address", providerProbeAddr)
 	if err != nil {

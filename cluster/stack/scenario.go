@@ -165,7 +165,9 @@ spec:
 }
 
 // ApplyYAML server-side applies the documents of a manifest.
-func (s *Stack) ApplyYAML(ctx context.Context, manifest string) error { return s.applyYAML(ctx, manifest) }
+func (s *Stack) ApplyYAML(ctx context.Context, manifest string) error {
+	return s.applyYAML(ctx, manifest)
+}
 
 func (s *Stack) applyYAML(ctx context.Context, manifest string) error {
 	for _, doc := range strings.Split(manifest, "\n---\n") {
@@ -402,7 +404,7 @@ func (s *Stack) snapshot(ctx context.Context, name string) (map[string]string, e
 	}
 	out := map[string]string{}
 	for _, o := range append([]*unstructured.Unstructured{xr}, composed...) {
-		var v any = o.Object["spec"]
+		v := o.Object["spec"]
 		if o.GetKind() == "Secret" {
 			v = o.Object["data"]
 		}

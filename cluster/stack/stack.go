@@ -67,6 +67,8 @@ type Stack struct {
 	hostsSet bool
 
 	registry string
+	// packages are the package files by reference.
+	packages map[string]string
 	// runtimes are the revisions the stack runs as the External runtime.
 	runtimes map[string]*Process
 	prepared map[string]bool
@@ -119,10 +121,10 @@ func (s *Stack) onClose(f func()) {
 // building it when missing.
 func (s *Stack) tool(ctx context.Context, name string) (string, error) {
 	b := filepath.Join(s.opts.Root, "cluster", "build.sh")
-	if out, err := exec.CommandContext(ctx, b, name).CombinedOutput(); err != nil { //nolint:gosec // G204: our own build script.
+	if out, err := exec.CommandContext(ctx, b, name).CombinedOutput(); err != nil {
 		return "", fmt.Errorf("cannot build %s: %w\n%s", name, err, tail(string(out), 20))
 	}
-	out, err := exec.CommandContext(ctx, b, "--path", name).Output() //nolint:gosec // G204: our own build script.
+	out, err := exec.CommandContext(ctx, b, "--path", name).Output()
 	if err != nil {
 		return "", fmt.Errorf("cannot find %s: %w", name, err)
 	}
@@ -181,7 +183,7 @@ func (s *Stack) start(name string, env []string, bin string, args ...string) (*P
 	}
 	// Not a context: processes live until Close, past the step that started
 	// them.
-	cmd := exec.Command(bin, args...) //nolint:gosec,noctx // G204: test ground binaries the stack built; stopped by Close.
+	cmd := exec.Command(bin, args...) //nolint:noctx // Lives until Close, past the step that started it.
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = f, f
 	// Its own process group, so that a stop reaches what it starts.
@@ -235,7 +237,7 @@ func (p *Process) Stop() {
 // alive fails, with the end of its log, if the process exited.
 func (p *Process) alive() error {
 	if exited, err := p.Exited(); exited {
-		return fmt.Errorf("%s exited (%v); last lines of its log:\n%s", p.Name, err, p.Tail(30))
+		return fmt.Errorf("%s exited (%w); last lines of its log:\n%s", p.Name, err, p.Tail(30))
 	}
 	return nil
 }

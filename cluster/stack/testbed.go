@@ -28,7 +28,7 @@ func Reexec(ctx context.Context, args []string) (done bool, err error) {
 	}
 	// unshare -m makes mounts private: the /etc/hosts bind mount stays in
 	// the copy.
-	cmd := exec.CommandContext(ctx, "unshare", append([]string{"-n", "-m", "--", self}, args...)...) //nolint:gosec // G204: this very program.
+	cmd := exec.CommandContext(ctx, "unshare", append([]string{"-n", "-m", "--", self}, args...)...)
 	cmd.Env = append(os.Environ(), InNamespacesEnv+"=1")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	return true, cmd.Run()
@@ -52,7 +52,7 @@ func (s *Stack) Testbed(ctx context.Context) error {
 	state := s.path("testbed")
 	script := filepath.Join(s.opts.Root, "cluster", "testbed.sh")
 	run := func(ctx context.Context, arg string) ([]byte, error) {
-		cmd := exec.CommandContext(ctx, script, arg) //nolint:gosec // G204: our own script.
+		cmd := exec.CommandContext(ctx, script, arg)
 		cmd.Env = append(os.Environ(), "TESTBED="+state)
 		return cmd.CombinedOutput()
 	}
