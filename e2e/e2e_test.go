@@ -106,6 +106,12 @@ func TestEndToEnd(t *testing.T) {
 		_, err := s.Restore(ctx, backup, target, src, dst, [2]string{s.APIKey(ctx, source), s.APIKey(ctx, target)})
 		return err
 	})
+	step("4. both clusters are still Running", func(ctx context.Context) error {
+		if err := s.StillRunning(ctx, source); err != nil {
+			return err
+		}
+		return s.StillRunning(ctx, target)
+	})
 	step("6. deleting the QdrantClusters removes what they composed", func(ctx context.Context) error {
 		if err := s.DeleteRestores(ctx); err != nil {
 			return err

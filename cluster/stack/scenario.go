@@ -250,6 +250,22 @@ func (s *Stack) WaitRunning(ctx context.Context, name string, want ...string) er
 	return nil
 }
 
+// StillRunning checks, without waiting, that a QdrantCluster still reports
+// Running with every replica ready: a cluster that was Running must not flip
+// back while nothing happens to it.
+func (s *Stack) StillRunning(ctx context.Context, name string) error {
+	xr, err := s.XR(ctx, name)
+	if err != nil {
+		return err
+	}
+	phase, _, _ := unstructured.NestedString(xr.Object, "status", "phase")
+	ready, _, _ := unstructured.NestedInt64(xr.Object, "status", "readyReplicas")
+	if phase != "Running" || ready != 3 {
+		return fmt.Errorf("QdrantCluster %s was Running and is now %q with %d ready replicas; status %s\nconditions:\n%s%s", name, phase, ready, statusSummary(xr), Conditions(xr), s.releaseReport(ctx))
+	}
+	return nil
+}
+
 func (s *Stack) releaseReport(ctx context.Context) string {
 	l := &unstructured.UnstructuredList{}
 	l.SetGroupVersionKind(ReleaseKind.GroupVersion().WithKind("ReleaseList"))
@@ -259,6 +275,14 @@ func (s *Stack) releaseReport(ctx context.Context) string {
 	var b strings.Builder
 	for i := range l.Items {
 		fmt.Fprintf(&b, "Release %s:\n%s", l.Items[i].GetName(), Conditions(&l.Items[i]))
+	}
+	sts := &unstructured.UnstructuredList{}
+	sts.SetAPIVersion("apps/v1")
+	sts.SetKind("StatefulSetList")
+	if err := s.Kube.List(ctx, sts, client.InNamespace(AppNamespace)); err == nil {
+		for _, o := range sts.Items {
+			fmt.Fprintf(&b, "StatefulSet %s: status %s\n", o.GetName(), statusSummary(&o))
+		}
 	}
 	if p := s.proc("provider-helm"); p != nil {
 		b.WriteString("provider-helm log:\n" + p.Tail(10) + "\n")

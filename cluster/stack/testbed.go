@@ -71,6 +71,7 @@ func (s *Stack) Testbed(ctx context.Context) error {
 	if err := s.connect(); err != nil {
 		return err
 	}
+	s.keepNodesAlive()
 	s.progress("test ground up (kube-apiserver %s, S3 %s)", s.Config.Host, env["S3_ENDPOINT"])
 	return nil
 }
