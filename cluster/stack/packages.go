@@ -62,20 +62,12 @@ func (s *Stack) Packages(ctx context.Context) ([]xpkg, error) {
 		return nil, err
 	}
 	start := time.Now()
-	script := filepath.Join(s.opts.Root, "cluster", "package.sh")
-	if _, err := os.Stat(script); err == nil {
-		s.progress("building packages with cluster/package.sh (first run ~3 min: runtime images; then ~20 s)")
-		cmd := exec.CommandContext(ctx, script, out, s.opts.Arch)
-		cmd.Dir = s.opts.Root
-		cmd.Env = append(os.Environ(), "XPKG_REGISTRY="+OwnRegistry, "VERSION="+Version)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("cluster/package.sh: %w\n%s", err, tail(string(b), 30))
-		}
-	} else {
-		s.progress("building packages with crossplane xpkg build (~20 s)")
-		if err := s.buildOwn(ctx, filepath.Join(cli, "crossplane"), out); err != nil {
-			return nil, err
-		}
+	s.progress("building packages with cluster/package.sh (first run ~2 min: the binaries of the runtime images; then ~20 s)")
+	cmd := exec.CommandContext(ctx, filepath.Join(s.opts.Root, "cluster", "package.sh"), out, s.opts.Arch)
+	cmd.Dir = s.opts.Root
+	cmd.Env = append(os.Environ(), "XPKG_REGISTRY="+OwnRegistry, "VERSION="+Version)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("cluster/package.sh: %w\n%s", err, tail(string(b), 30))
 	}
 	pkgs := []xpkg{
 		{filepath.Join(out, "configuration-qdrantops.xpkg"), ConfigurationPath + ":" + Version},
@@ -96,49 +88,6 @@ func (s *Stack) Packages(ctx context.Context) ([]xpkg, error) {
 	}
 	s.progress("built %d packages in %s", len(pkgs), time.Since(start).Round(time.Second))
 	return pkgs, nil
-}
-
-// buildOwn builds qdrantops's packages without their runtime images; the
-// stack runs their binaries itself. Used only while cluster/package.sh is
-// not there.
-func (s *Stack) buildOwn(ctx context.Context, cli, out string) error {
-	root := s.opts.Root
-	conf := s.path("src", "configuration")
-	if err := os.MkdirAll(conf, 0o750); err != nil {
-		return err
-	}
-	meta, err := os.ReadFile(filepath.Join(root, "crossplane.yaml")) //nolint:gosec // G304: the repository's own file.
-	if err != nil {
-		return err
-	}
-	// Until cluster/package.sh exists the root crossplane.yaml may still
-	// name its dependencies without a registry; qualify them as the contract
-	// says they will be.
-	for from, to := range map[string]string{
-		"provider: crossplane-contrib/provider-helm":  "provider: " + HelmPath,
-		"provider: upbound/provider-aws-s3":           "provider: " + AWSS3Path,
-		"provider: qdrantops/provider-qdrantops":      "provider: " + ProviderPath,
-		"function: qdrantops/function-compose-qdrant": "function: " + FunctionPath,
-	} {
-		meta = bytes.ReplaceAll(meta, []byte(from+"\n"), []byte(to+"\n"))
-	}
-	if err := os.WriteFile(filepath.Join(conf, "crossplane.yaml"), meta, 0o600); err != nil { //nolint:gosec // G703: the stack's own folder.
-		return err
-	}
-	yamls, _ := filepath.Glob(filepath.Join(root, "package", "configuration", "*.yaml"))
-	if err := copyFiles(conf, yamls...); err != nil {
-		return err
-	}
-	for _, b := range []struct{ dir, file string }{
-		{conf, "configuration-qdrantops.xpkg"},
-		{filepath.Join(root, "package", "provider"), "provider-qdrantops-" + s.opts.Arch + ".xpkg"},
-		{filepath.Join(root, "package", "function"), "function-compose-qdrant-" + s.opts.Arch + ".xpkg"},
-	} {
-		if err := xpkgBuild(ctx, cli, b.dir, filepath.Join(out, b.file)); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func (s *Stack) buildDependencies(ctx context.Context, cli string) ([]xpkg, error) {
@@ -334,9 +283,8 @@ func do(req *http.Request, want int) error {
 
 // runtimeBinary writes the program a package's embedded runtime image runs
 // (its entrypoint) into the stack's bin folder, so that the stack runs the
-// very binary the package ships. Without an embedded runtime (packages
-// built without cluster/package.sh) it builds pkg from source instead.
-func (s *Stack) runtimeBinary(ctx context.Context, ref, pkg, name string) (string, error) {
+// very binary the package ships.
+func (s *Stack) runtimeBinary(ref, name string) (string, error) {
 	file := s.packages[ref]
 	img, err := tarball.ImageFromPath(file, nil)
 	if err != nil {
@@ -347,8 +295,7 @@ func (s *Stack) runtimeBinary(ctx context.Context, ref, pkg, name string) (strin
 		return "", err
 	}
 	if len(cfg.Config.Entrypoint) == 0 {
-		s.progress("%s has no runtime image; building %s from source", ref, pkg)
-		return s.goBuild(ctx, pkg, name)
+		return "", fmt.Errorf("package %s embeds no runtime image (no entrypoint)", ref)
 	}
 	want := strings.TrimPrefix(cfg.Config.Entrypoint[0], "/")
 	rc := mutate.Extract(img)

@@ -151,7 +151,7 @@ func (s *Stack) runFunction(ctx context.Context, rev *unstructured.Unstructured)
 	if err := s.AddHosts(map[string]string{host: "127.0.0.1"}); err != nil {
 		return nil, err
 	}
-	bin, err := s.runtimeBinary(ctx, FunctionPath+":"+Version, "./functions/compose-qdrant", "function-compose-qdrant")
+	bin, err := s.runtimeBinary(FunctionPath+":"+Version, "function-compose-qdrant")
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +175,7 @@ func (s *Stack) runProviderQdrantops(ctx context.Context, rev *unstructured.Unst
 	if err != nil {
 		return nil, err
 	}
-	bin, err := s.runtimeBinary(ctx, ProviderPath+":"+Version, "./provider-qdrantops/cmd/provider", "provider-qdrantops")
+	bin, err := s.runtimeBinary(ProviderPath+":"+Version, "provider-qdrantops")
 	if err != nil {
 		return nil, err
 	}

@@ -131,18 +131,6 @@ func (s *Stack) tool(ctx context.Context, name string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// goBuild compiles one of the repository's commands into the stack's bin
-// folder.
-func (s *Stack) goBuild(ctx context.Context, pkg, name string) (string, error) {
-	out := s.path("bin", name)
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
-	cmd.Dir = s.opts.Root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("cannot build %s: %w\n%s", pkg, err, tail(string(b), 20))
-	}
-	return out, nil
-}
-
 func (s *Stack) connect() error {
 	cfg, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig())
 	if err != nil {
