@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/robfig/cron/v3"
+	"google.golang.org/protobuf/types/known/structpb"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -63,21 +64,36 @@ func composeSchedule(t *testing.T, xr *unstructured.Unstructured) *unstructured.
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &Function{log: logging.NewNopLogger(), random: bytes.NewReader(bytes.Repeat([]byte{7}, 32))}
-	rsp, err := f.RunFunction(context.Background(), &fnv1.RunFunctionRequest{Observed: &fnv1.State{Composite: &fnv1.Resource{Resource: s}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rsp.GetResults() {
-		if r.GetSeverity() == fnv1.Severity_SEVERITY_FATAL {
-			t.Fatalf("the function failed: %s", r.GetMessage())
+	observed := map[string]*fnv1.Resource{}
+	// Twice: a created bucket's schedule is composed once the S3 provider
+	// reports the bucket Ready, which the second run's observed bucket says.
+	for range 2 {
+		f := &Function{log: logging.NewNopLogger(), random: bytes.NewReader(bytes.Repeat([]byte{7}, 32))}
+		rsp, err := f.RunFunction(context.Background(), &fnv1.RunFunctionRequest{Observed: &fnv1.State{Composite: &fnv1.Resource{Resource: s}, Resources: observed}})
+		if err != nil {
+			t.Fatal(err)
 		}
+		for _, r := range rsp.GetResults() {
+			if r.GetSeverity() == fnv1.Severity_SEVERITY_FATAL {
+				t.Fatalf("the function failed: %s", r.GetMessage())
+			}
+		}
+		if d, ok := rsp.GetDesired().GetResources()[string(nameSchedule)]; ok {
+			return &unstructured.Unstructured{Object: d.GetResource().AsMap()}
+		}
+		b, ok := rsp.GetDesired().GetResources()[string(nameBucket)]
+		if !ok {
+			return nil
+		}
+		bucket := b.GetResource().AsMap()
+		bucket["status"] = map[string]any{"conditions": []any{map[string]any{"type": "Ready", "status": "True", "reason": "Available"}}}
+		bs, err := structpb.NewStruct(bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		observed[string(nameBucket)] = &fnv1.Resource{Resource: bs}
 	}
-	d, ok := rsp.GetDesired().GetResources()[string(nameSchedule)]
-	if !ok {
-		return nil
-	}
-	return &unstructured.Unstructured{Object: d.GetResource().AsMap()}
+	return nil
 }
 
 // TestXRLimitsFitTheBackupSchedule creates QdrantClusters on a real apiserver
@@ -98,6 +114,7 @@ func TestXRLimitsFitTheBackupSchedule(t *testing.T) {
 		namespace string // ns when empty
 		name      string // "search" when empty
 		backup    string // spec.backup, YAML flow style
+		spec      string // more of the spec, YAML lines indented by two spaces
 		wantXR    string // "" when the XR is accepted, else part of the rejection
 	}{
 		"Plain": {
@@ -246,6 +263,23 @@ func TestXRLimitsFitTheBackupSchedule(t *testing.T) {
 			backup: `{schedule: "@daily", bucket: {create: true, region: eu-central-1, name: someone-elses-bucket}}`,
 			wantXR: "name cannot be set with create: true",
 		},
+		"StorageClassName": {
+			reason: "A StorageClass name goes into the chart's values.",
+			backup: `{schedule: "@daily", bucket: {name: shared-backups}}`,
+			spec:   "  persistence: {storageClassName: fast.ssd-1}\n",
+		},
+		"StorageClassNameInjection": {
+			reason: "The chart prints storageClassName unquoted: a newline and '---' would add objects of the tenant's choosing to the release.",
+			backup: `{schedule: "@daily", bucket: {name: shared-backups}}`,
+			spec:   "  persistence: {storageClassName: \"standard\\n---\\napiVersion: rbac.authorization.k8s.io/v1\\nkind: ClusterRoleBinding\"}\n",
+			wantXR: "spec.persistence.storageClassName in body should match",
+		},
+		"StorageClassNameTooLong": {
+			reason: "A StorageClass name is at most 253 characters.",
+			backup: `{schedule: "@daily", bucket: {name: shared-backups}}`,
+			spec:   "  persistence: {storageClassName: " + s("a", 254) + "}\n",
+			wantXR: "may not be more than 253",
+		},
 		"RetentionAtLimits": {
 			reason: "Retention is the BackupSchedule's own type: its largest values pass both.",
 			backup: `{schedule: "@daily", retention: {keepLast: 10000, keepDaily: 10000, keepWeekly: 10000, keepMonthly: 10000, retentionDays: 36500}, bucket: {name: shared-backups}}`,
@@ -267,7 +301,7 @@ func TestXRLimitsFitTheBackupSchedule(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			xr := obj(t, "apiVersion: qdrantops.io/v1alpha1\nkind: QdrantCluster\nmetadata: {name: search}\nspec:\n  version: 1.19.0\n  backup: "+tc.backup+"\n")
+			xr := obj(t, "apiVersion: qdrantops.io/v1alpha1\nkind: QdrantCluster\nmetadata: {name: search}\nspec:\n  version: 1.19.0\n  backup: "+tc.backup+"\n"+tc.spec)
 			xr.SetNamespace(or(tc.namespace, ns))
 			xr.SetName(or(tc.name, "search"))
 			err := env.Client.Create(context.Background(), xr, client.DryRunAll)

@@ -5,6 +5,10 @@ import (
 	"encoding/hex"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+
+	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
+
 	"github.com/crossplane/function-sdk-go/errors"
 	"github.com/crossplane/function-sdk-go/resource"
 	"github.com/crossplane/function-sdk-go/resource/composed"
@@ -14,6 +18,13 @@ import (
 
 const s3APIVersion = "s3.aws.m.upbound.io/v1beta1"
 
+// The XR's BackupConfigured condition says whether backups are composed.
+const (
+	typeBackupConfigured   = "BackupConfigured"
+	reasonBucketNotReady   = "BucketNotReady"
+	reasonScheduleComposed = "ScheduleComposed"
+)
+
 // S3 bucket names are 3 to 63 characters.
 const maxBucketName = 63
 
@@ -21,14 +32,19 @@ const maxBucketName = 63
 var s3Reserved = []string{"xn--", "sthree-", "amzn-s3-demo-"}
 
 // generatedBucketName is the name of a bucket the function creates: readable
-// (namespace, name, "backups") and, because namespace "a-b" with cluster "c"
-// and namespace "a" with cluster "b-c" read the same, ended by the first 8
-// hex digits of sha256(namespace/name). "/" appears in neither a namespace
-// nor a name, so different clusters hash different input. Dots become hyphens
-// (a dotted name breaks virtual-hosted TLS), and the readable part is cut so
-// that the whole is at most 63 characters: the hash keeps cut names apart.
-func generatedBucketName(namespace, name string) string {
-	sum := sha256.Sum256([]byte(namespace + "/" + name))
+// (namespace, name, "backups") and ended by the first 8 hex digits of
+// sha256(namespace/name/uid). The hash keeps apart names that read the same
+// (namespace "a-b" with cluster "c" and namespace "a" with cluster "b-c"; "/"
+// appears in neither a namespace, a name nor a UID) and names cut to fit.
+// The XR's UID makes the name unknowable before the XR exists: S3 bucket
+// names are global, and anyone who could compute the name could create the
+// bucket first, in an account of their own, and receive the cluster's
+// backups. It also gives a namespace made again under an old name, with a
+// cluster of the old name, a bucket of its own instead of the old team's.
+// Dots become hyphens (a dotted name breaks virtual-hosted TLS), and the
+// readable part is cut so that the whole is at most 63 characters.
+func generatedBucketName(namespace, name, uid string) string {
+	sum := sha256.Sum256([]byte(namespace + "/" + name + "/" + uid))
 	suffix := "-" + hex.EncodeToString(sum[:])[:8]
 	readable := strings.ReplaceAll(namespace+"-"+name+"-backups", ".", "-")
 	for _, p := range s3Reserved {
@@ -81,7 +97,14 @@ func bucketName(xr *v1alpha1.QdrantCluster, observed map[resource.Name]resource.
 	if b.Name != "" {
 		return "", errNamedBucketNotOwned
 	}
-	return generatedBucketName(xr.Namespace, xr.Name), nil
+	return generatedBucketName(xr.Namespace, xr.Name, string(xr.UID)), nil
+}
+
+// bucketReady says whether the S3 provider reports the composed bucket Ready:
+// created, or found and observed as ours.
+func bucketReady(observed map[resource.Name]resource.ObservedComposed) bool {
+	o, ok := observed[nameBucket]
+	return ok && o.Resource.GetCondition(xpv2.TypeReady).Status == corev1.ConditionTrue
 }
 
 // inRegion sets fields' region unless it is empty: an empty region is no

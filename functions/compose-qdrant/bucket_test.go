@@ -36,6 +36,9 @@ func s3NameProblem(n string) string {
 	return ""
 }
 
+// testUID is a QdrantCluster's UID, as the apiserver would give it.
+const testUID = "5f0c1e2a-0000-4000-8000-000000000001"
+
 func TestGeneratedBucketName(t *testing.T) {
 	long := strings.Repeat
 	cases := map[string]struct {
@@ -45,9 +48,9 @@ func TestGeneratedBucketName(t *testing.T) {
 		want      string // "" to check only the rules
 	}{
 		"Readable": {
-			reason:    "Namespace, cluster and 'backups' stay readable; sha256(\"team-a/search\") begins 2fed7edb.",
+			reason:    "Namespace, cluster and 'backups' stay readable; sha256(\"team-a/search/\" + testUID) begins 9860ea6c.",
 			namespace: "team-a", name: "search",
-			want: "team-a-search-backups-2fed7edb",
+			want: "team-a-search-backups-9860ea6c",
 		},
 		"Longest": {
 			reason:    "The longest namespace (63) and QdrantCluster name (52) are cut to fit 63 characters with the hash.",
@@ -72,7 +75,7 @@ func TestGeneratedBucketName(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			got := generatedBucketName(tc.namespace, tc.name)
+			got := generatedBucketName(tc.namespace, tc.name, testUID)
 			if tc.want != "" && got != tc.want {
 				t.Errorf("%s\nwant %q, got %q", tc.reason, tc.want, got)
 			}
@@ -85,7 +88,7 @@ func TestGeneratedBucketName(t *testing.T) {
 			if strings.Contains(got, ".") {
 				t.Errorf("%s\n%q has a dot", tc.reason, got)
 			}
-			if again := generatedBucketName(tc.namespace, tc.name); again != got {
+			if again := generatedBucketName(tc.namespace, tc.name, testUID); again != got {
 				t.Errorf("%s\nnot deterministic: %q then %q", tc.reason, got, again)
 			}
 		})
@@ -95,28 +98,32 @@ func TestGeneratedBucketName(t *testing.T) {
 func TestGeneratedBucketNamesDoNotCollide(t *testing.T) {
 	cases := map[string]struct {
 		reason string
-		a, b   [2]string // namespace, name
+		a, b   [3]string // namespace, name, UID
 	}{
 		"HyphenShift": {
 			reason: "Namespace a-b with cluster c reads the same as namespace a with cluster b-c.",
-			a:      [2]string{"a-b", "c"}, b: [2]string{"a", "b-c"},
+			a:      [3]string{"a-b", "c", testUID}, b: [3]string{"a", "b-c", testUID},
 		},
 		"SameAfterCut": {
 			reason: "Two long names that differ only past the cut.",
-			a:      [2]string{"team", strings.Repeat("x", 51) + "1"}, b: [2]string{"team", strings.Repeat("x", 51) + "2"},
+			a:      [3]string{"team", strings.Repeat("x", 51) + "1", testUID}, b: [3]string{"team", strings.Repeat("x", 51) + "2", testUID},
 		},
 		"DotAndHyphen": {
 			reason: "A dot becomes a hyphen, so a.b and a-b read the same.",
-			a:      [2]string{"team", "a.b"}, b: [2]string{"team", "a-b"},
+			a:      [3]string{"team", "a.b", testUID}, b: [3]string{"team", "a-b", testUID},
+		},
+		"SameNameOtherUID": {
+			reason: "A namespace and cluster made again under the old names (or a name computed before the XR exists) get another bucket: the UID is in the hash.",
+			a:      [3]string{"team", "search", testUID}, b: [3]string{"team", "search", "5f0c1e2a-0000-4000-8000-000000000002"},
 		},
 		"ReservedPrefixAdded": {
 			reason: "The prefix added before a reserved one reads like a namespace named qdrant-xn--team.",
-			a:      [2]string{"xn--team", "c"}, b: [2]string{"qdrant-xn--team", "c"},
+			a:      [3]string{"xn--team", "c", testUID}, b: [3]string{"qdrant-xn--team", "c", testUID},
 		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			x, y := generatedBucketName(tc.a[0], tc.a[1]), generatedBucketName(tc.b[0], tc.b[1])
+			x, y := generatedBucketName(tc.a[0], tc.a[1], tc.a[2]), generatedBucketName(tc.b[0], tc.b[1], tc.b[2])
 			if x == y {
 				t.Errorf("%s\n%s/%s and %s/%s share bucket %q", tc.reason, tc.a[0], tc.a[1], tc.b[0], tc.b[1], x)
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -48,6 +49,12 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 	rsp.Requirements = &fnv1.Requirements{Resources: map[string]*fnv1.ResourceSelector{
 		requiredStatefulSet: {ApiVersion: "apps/v1", Kind: "StatefulSet", Match: &fnv1.ResourceSelector_MatchName{MatchName: fullname(xr.Name)}, Namespace: &ns},
 	}}
+	if err := checkValueStrings(xr); err != nil {
+		// Nothing is composed from a spec that could write its own objects
+		// into the chart; what was composed before stays as it is.
+		response.Fatal(rsp, err)
+		return rsp, nil
+	}
 	sts, stsKnown, err := request.GetRequiredResource(req, requiredStatefulSet)
 	if err != nil {
 		response.Fatal(rsp, errors.Wrap(err, "cannot get the StatefulSet"))
@@ -103,8 +110,19 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 		bucket, err := bucketName(xr, observed)
 		switch {
 		case err != nil:
-			response.ConditionFalse(rsp, "BackupConfigured", "NamedBucketNotOwned").WithMessage(err.Error()).TargetComposite()
+			response.ConditionFalse(rsp, typeBackupConfigured, "NamedBucketNotOwned").WithMessage(err.Error()).TargetComposite()
 			response.Warning(rsp, err).TargetComposite()
+		case b.Bucket.Create && !bucketReady(observed) && observed[nameSchedule].Resource == nil:
+			// The schedule waits for the bucket it creates: until the S3
+			// provider says the bucket is there and ours, a backup could
+			// only fail, or write into a bucket of that name somebody else
+			// made first. A schedule already composed stays: dropping it
+			// would delete it, and its Backups with it.
+			for name, o := range bucketResources(xr, bucket) {
+				add(name, o)
+			}
+			response.ConditionFalse(rsp, typeBackupConfigured, reasonBucketNotReady).
+				WithMessage(fmt.Sprintf("the BackupSchedule is composed once the bucket %s is Ready", bucket)).TargetComposite()
 		default:
 			if b.Bucket.Create {
 				for name, o := range bucketResources(xr, bucket) {
@@ -112,6 +130,8 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 				}
 			}
 			add(nameSchedule, schedule(xr, bucket))
+			response.ConditionTrue(rsp, typeBackupConfigured, reasonScheduleComposed).
+				WithMessage(fmt.Sprintf("backups go to bucket %s on schedule %q", bucket, b.Schedule)).TargetComposite()
 		}
 	}
 

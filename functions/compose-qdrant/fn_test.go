@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -18,7 +19,7 @@ import (
 
 const xrBase = `{
   "apiVersion": "qdrantops.io/v1alpha1", "kind": "QdrantCluster",
-  "metadata": {"name": "search", "namespace": "team-a"},
+  "metadata": {"name": "search", "namespace": "team-a", "uid": "5f0c1e2a-0000-4000-8000-000000000001"},
   "spec": {"replicas": 3, "version": "1.19.0", "cluster": {"enabled": true},
            "persistence": {"size": "10Gi", "storageClassName": "standard"},
            "resources": {"requests": {"cpu": "500m", "memory": "2Gi"}}%s}
@@ -248,10 +249,15 @@ func TestAPIKey(t *testing.T) {
 }
 
 func TestBackup(t *testing.T) {
-	bucketObserved := func(name string) *fnv1.Resource {
-		return obs(`{"apiVersion":"s3.aws.m.upbound.io/v1beta1","kind":"Bucket","metadata":{"name":"` + name + `","namespace":"team-a","annotations":{"crossplane.io/external-name":"` + name + `"}}}`)
+	bucketObserved := func(name, ready string) *fnv1.Resource {
+		return obs(`{"apiVersion":"s3.aws.m.upbound.io/v1beta1","kind":"Bucket","metadata":{"name":"` + name + `","namespace":"team-a","annotations":{"crossplane.io/external-name":"` + name + `"}},` +
+			`"status":{"conditions":[{"type":"Ready","status":"` + ready + `","reason":"Available"}]}}`)
 	}
+	scheduleObserved := obs(`{"apiVersion":"ops.qdrantops.io/v1alpha1","kind":"BackupSchedule","metadata":{"name":"search","namespace":"team-a"}}`)
+	// sha256("team-a/search/" + the XR's UID) begins 9860ea6c.
+	const generated = "team-a-search-backups-9860ea6c"
 	all := []string{"api-key", "backup-schedule", "bucket", "bucket-encryption", "bucket-lifecycle", "bucket-public-access-block", "bucket-versioning", "connection", "release"}
+	noSchedule := []string{"api-key", "bucket", "bucket-encryption", "bucket-lifecycle", "bucket-public-access-block", "bucket-versioning", "connection", "release"}
 	cases := map[string]struct {
 		reason   string
 		backup   string
@@ -259,50 +265,60 @@ func TestBackup(t *testing.T) {
 		want     []string
 		bucket   string // "" when no bucket may be used
 		days     float64
-		wantCond string
+		wantCond string // a BackupConfigured reason
 	}{
-		"CreatedBucket": {
-			reason: "A created bucket is named after namespace and cluster plus a hash of both, and comes with versioning, encryption, a public access block and lifecycle rules.",
+		"CreatedBucketFirst": {
+			reason: "A created bucket is named after namespace and cluster plus a hash with the XR's UID, and comes with versioning, encryption, a public access block and lifecycle rules. The schedule waits until it is Ready: a bucket of that name made first by somebody else must never receive backups.",
 			backup: `, "backup": {"schedule": "0 2 * * *", "retention": {"keepLast": 7}, "bucket": {"create": true, "region": "eu-central-1", "noncurrentVersionDays": 30}}`,
-			want:   all,
-			// sha256("team-a/search") begins 2fed7edb.
-			bucket: "team-a-search-backups-2fed7edb",
-			days:   30,
+			want:   noSchedule, bucket: generated, days: 30, wantCond: reasonBucketNotReady,
+		},
+		"CreatedBucketNotReady": {
+			reason:   "A bucket the S3 provider has not made Ready (the name is taken, or it is still being created) gets no schedule.",
+			backup:   `, "backup": {"schedule": "0 2 * * *", "bucket": {"create": true, "region": "eu-central-1"}}`,
+			observed: map[string]*fnv1.Resource{"bucket": bucketObserved(generated, "False")},
+			want:     noSchedule, bucket: generated, days: 7, wantCond: reasonBucketNotReady,
+		},
+		"CreatedBucketReady": {
+			reason:   "Once the bucket is Ready, the schedule writes into it.",
+			backup:   `, "backup": {"schedule": "0 2 * * *", "retention": {"keepLast": 7}, "bucket": {"create": true, "region": "eu-central-1", "noncurrentVersionDays": 30}}`,
+			observed: map[string]*fnv1.Resource{"bucket": bucketObserved(generated, "True")},
+			want:     all, bucket: generated, days: 30, wantCond: reasonScheduleComposed,
+		},
+		"ScheduleKeptWhileBucketNotReady": {
+			reason:   "A schedule already composed stays when its bucket stops being Ready: dropping it would delete it and its Backups.",
+			backup:   `, "backup": {"schedule": "0 2 * * *", "bucket": {"create": true, "region": "eu-central-1"}}`,
+			observed: map[string]*fnv1.Resource{"bucket": bucketObserved(generated, "False"), "backup-schedule": scheduleObserved},
+			want:     all, bucket: generated, days: 7, wantCond: reasonScheduleComposed,
 		},
 		"CreatedBucketDefaultDays": {
-			reason: "An XR stored before noncurrentVersionDays existed has no value: the function uses the XRD's default.",
-			backup: `, "backup": {"schedule": "0 2 * * *", "bucket": {"create": true}}`,
-			want:   all,
-			bucket: "team-a-search-backups-2fed7edb",
-			days:   7,
+			reason:   "An XR stored before noncurrentVersionDays existed has no value: the function uses the XRD's default.",
+			backup:   `, "backup": {"schedule": "0 2 * * *", "bucket": {"create": true}}`,
+			observed: map[string]*fnv1.Resource{"bucket": bucketObserved(generated, "True")},
+			want:     all, bucket: generated, days: 7,
 		},
 		"CreatedBucketKeepsObservedName": {
 			reason:   "A bucket composed before names carried a hash keeps its name: renaming it would orphan its backups and compose a second bucket.",
 			backup:   `, "backup": {"schedule": "0 2 * * *", "bucket": {"create": true}}`,
-			observed: map[string]*fnv1.Resource{"bucket": bucketObserved("team-a-search-backups")},
-			want:     all,
-			bucket:   "team-a-search-backups",
-			days:     7,
+			observed: map[string]*fnv1.Resource{"bucket": bucketObserved("team-a-search-backups", "True")},
+			want:     all, bucket: "team-a-search-backups", days: 7,
 		},
 		"NamedBucketOwned": {
 			reason:   "An XR stored before the XRD refused name with create: true, whose bucket it already composes, keeps it.",
 			backup:   `, "backup": {"schedule": "0 2 * * *", "bucket": {"create": true, "name": "my-backups"}}`,
-			observed: map[string]*fnv1.Resource{"bucket": bucketObserved("my-backups")},
-			want:     all,
-			bucket:   "my-backups",
-			days:     7,
+			observed: map[string]*fnv1.Resource{"bucket": bucketObserved("my-backups", "True")},
+			want:     all, bucket: "my-backups", days: 7,
 		},
 		"NamedBucketNotOwned": {
 			reason:   "A named bucket the XR does not already compose is never created: provider-upjet-aws would take over an existing bucket of that name. Nothing writes into it either.",
 			backup:   `, "backup": {"schedule": "0 2 * * *", "bucket": {"create": true, "name": "someone-elses-bucket"}}`,
 			want:     []string{"api-key", "connection", "release"},
-			wantCond: "BackupConfigured",
+			wantCond: "NamedBucketNotOwned",
 		},
 		"ExistingBucket": {
-			reason: "An existing bucket is only referenced.",
+			reason: "An existing bucket is only referenced, and the schedule composed at once.",
 			backup: `, "backup": {"schedule": "@daily", "bucket": {"name": "shared-backups", "prefix": "qdrant/"}}`,
 			want:   []string{"api-key", "backup-schedule", "connection", "release"},
-			bucket: "shared-backups",
+			bucket: "shared-backups", wantCond: reasonScheduleComposed,
 		},
 	}
 	for name, tc := range cases {
@@ -314,8 +330,8 @@ func TestBackup(t *testing.T) {
 			if diff := cmp.Diff(tc.want, keys(r.resources)); diff != "" {
 				t.Errorf("%s\ncomposed resources: -want, +got:\n%s", tc.reason, diff)
 			}
-			if tc.wantCond != "" && r.conds[tc.wantCond] == "" {
-				t.Errorf("%s\nwant condition %s, got %v", tc.reason, tc.wantCond, r.conds)
+			if tc.wantCond != "" && r.conds[typeBackupConfigured] != tc.wantCond {
+				t.Errorf("%s\nwant BackupConfigured reason %s, got %v", tc.reason, tc.wantCond, r.conds)
 			}
 			if s, ok := r.resources["backup-schedule"]; ok && (at(s, "spec", "forProvider", "template", "storage", "s3", "bucket") != tc.bucket || at(s, "spec", "forProvider", "template", "clusterRef", "name") != "search") {
 				t.Errorf("%s\nBackupSchedule: %v", tc.reason, at(s, "spec"))
@@ -601,5 +617,49 @@ func TestScheduleUndecodable(t *testing.T) {
 	}
 	if _, ok := r.resources["backup-schedule"]; !ok || r.status["backup"] != nil {
 		t.Errorf("want the BackupSchedule still composed and no status.backup; composed %v, status.backup %v", keys(r.resources), r.status["backup"])
+	}
+}
+
+func TestStorageClassNameInjection(t *testing.T) {
+	cases := map[string]struct {
+		reason    string
+		class     string
+		wantFatal bool
+	}{
+		"Name": {
+			reason: "A StorageClass name goes into the values.",
+			class:  "fast.ssd-1",
+		},
+		"Manifest": {
+			reason:    "An XR stored before the XRD refused it: the chart prints storageClassName unquoted, so a newline and '---' would add objects to the release. Nothing is composed.",
+			class:     "standard\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding",
+			wantFatal: true,
+		},
+		"Spaces": {
+			reason:    "Anything but a DNS subdomain is refused, not just newlines.",
+			class:     "standard # comment",
+			wantFatal: true,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			class, err := json.Marshal(tc.class)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := run(t, bytes.Repeat([]byte{1}, 32), &fnv1.RunFunctionRequest{Observed: &fnv1.State{Composite: obs(strings.NewReplacer(`"storageClassName": "standard"`, `"storageClassName": `+string(class), "%s", "").Replace(xrBase))}})
+			if got := r.fatal != ""; got != tc.wantFatal {
+				t.Fatalf("%s\nfatal: want %t, got %q", tc.reason, tc.wantFatal, r.fatal)
+			}
+			if tc.wantFatal {
+				if len(r.resources) != 0 {
+					t.Errorf("%s\nwant nothing composed, got %v", tc.reason, keys(r.resources))
+				}
+				return
+			}
+			if got := at(r.resources["release"], "spec", "forProvider", "values", "persistence", "storageClassName"); got != tc.class {
+				t.Errorf("%s\nvalues.persistence.storageClassName: want %q, got %v", tc.reason, tc.class, got)
+			}
+		})
 	}
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	fnresource "github.com/crossplane/function-sdk-go/resource"
 
@@ -46,6 +48,20 @@ func values(xr *v1alpha1.QdrantCluster, key secretKeyRef, size resource.Quantity
 		v["resources"] = r
 	}
 	return v
+}
+
+// checkValueStrings refuses spec strings that the chart prints into its
+// manifests unquoted. storageClassName is one: a newline and "---" in it
+// would add objects of the tenant's choosing to the release, which Helm
+// installs with provider-helm's rights. The XRD refuses such values at
+// admission; this covers XRs stored before it did.
+func checkValueStrings(xr *v1alpha1.QdrantCluster) error {
+	if sc := xr.Spec.Persistence.StorageClassName; sc != "" {
+		if problems := validation.IsDNS1123Subdomain(sc); len(problems) > 0 {
+			return fmt.Errorf("spec.persistence.storageClassName %q is not a StorageClass name: %s", sc, strings.Join(problems, "; "))
+		}
+	}
+	return nil
 }
 
 func persistence(p v1alpha1.Persistence, size resource.Quantity) map[string]any {

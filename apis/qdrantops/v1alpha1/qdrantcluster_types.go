@@ -92,7 +92,11 @@ type Persistence struct {
 	// +kubebuilder:default="10Gi"
 	Size resource.Quantity `json:"size,omitempty"`
 	// StorageClassName of the volumes; the cluster's default when empty.
+	// The chart prints it unquoted, so anything but a StorageClass name
+	// (a DNS subdomain) is refused.
 	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	StorageClassName string `json:"storageClassName,omitempty"`
 }
 
@@ -168,8 +172,11 @@ type Bucket struct {
 	// Create composes a new private, versioned, encrypted bucket for this
 	// cluster. Its name is generated: <namespace>-<name>-backups, cut to fit
 	// S3's 63 characters, followed by "-" and the first 8 hex digits of the
-	// sha256 of "<namespace>/<name>", so that no two clusters share one. A
-	// bucket the cluster already composes keeps the name it was created with.
+	// sha256 of "<namespace>/<name>/<uid>": no two clusters share one, and
+	// nobody can know the name, and create the bucket first elsewhere, before
+	// the cluster exists. A bucket the cluster already composes keeps the
+	// name it was created with. The BackupSchedule is composed once the
+	// bucket is Ready (condition BackupConfigured says so until then).
 	// Without create, Name must be an existing bucket, which is only
 	// referenced: its settings are never changed.
 	// +optional
