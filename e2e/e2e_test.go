@@ -46,7 +46,7 @@ func TestEndToEnd(t *testing.T) {
 		Progress: func(line string) { t.Logf("[%5.1fs] %s", time.Since(begin).Seconds(), line) },
 	})
 	t.Cleanup(s.Close)
-	// Not t.Context() for cleanups: it is cancelled by then.
+	// The steps run under the test's context; Close, a cleanup, needs none.
 	ctx := t.Context()
 	step := func(name string, f func(context.Context) error) {
 		t.Helper()

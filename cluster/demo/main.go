@@ -77,7 +77,7 @@ func run(ctx context.Context, keep time.Duration) error {
 	defer s.Close()
 	say := func(format string, args ...any) { fmt.Printf("\n== "+format+"\n", args...) }
 
-	say("1. the test ground and a loopback OCI registry with the packages (first run: the tools build for ~17 min, the packages for ~3 min)")
+	say("1. the test ground and a loopback OCI registry with the packages (first run: the tools build for ~17 min, the packages for ~2 min)")
 	if err := s.Testbed(ctx); err != nil {
 		return err
 	}
