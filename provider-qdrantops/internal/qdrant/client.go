@@ -19,12 +19,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/netguard"
 )
 
 // Config configures a Client for one Qdrant node.
@@ -151,7 +151,7 @@ func httpClient(cfg Config) (*http.Client, error) {
 	// Qdrant compresses snapshot downloads on the fly when asked, which
 	// hides Content-Length and costs CPU on the node.
 	tr.DisableCompression = true
-	tr.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: refuseMetadataAddresses}).DialContext
+	tr.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: netguard.Control}).DialContext
 	if len(cfg.CAPEM) > 0 {
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(cfg.CAPEM) {
@@ -325,30 +325,9 @@ func (c *Client) doPlain(ctx context.Context, r *request, out any) error {
 	})
 }
 
-// refuseMetadataAddresses keeps the provider from connecting, on a tenant's
-// behalf, to link-local addresses, where clouds serve instance metadata and
-// credentials (169.254.169.254, fd00:ec2::254), or to the unspecified
-// address. It sees the address actually dialled, after DNS, so a name that
-// resolves there is refused too.
-func refuseMetadataAddresses(_, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return err
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return fmt.Errorf("cannot parse dialled address %q: %w", address, err)
-	}
-	ip = ip.Unmap()
-	if ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip == netip.MustParseAddr("fd00:ec2::254") {
-		return fmt.Errorf("%w: %s is a link-local or metadata address", ErrRefusedAddress, ip)
-	}
-	return nil
-}
-
 // ErrRefusedAddress says that a Qdrant URL leads to an address the provider
-// does not connect to.
-var ErrRefusedAddress = errors.New("refused to connect")
+// does not connect to (netguard).
+var ErrRefusedAddress = netguard.ErrRefused
 
 // checkName rejects names that cannot be a single path segment. "." and ".."
 // matter most: a normalising proxy would turn DELETE …/snapshots/.. into

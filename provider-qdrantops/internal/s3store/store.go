@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -15,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/qdrantops/qdrantops/provider-qdrantops/internal/netguard"
 )
 
 // Defaults of a Store. One part uploads while the next is read: with shards
@@ -159,9 +162,11 @@ func New(cfg Config) (*Store, error) {
 }
 
 // newHTTPClient bounds the connection's set-up and the wait for headers; the
-// requests' own contexts bound the rest.
+// requests' own contexts bound the rest. A tenant's ProviderConfig names the
+// endpoint, so it dials through netguard: never a cloud's metadata address.
 func newHTTPClient(to Timeouts) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone() //nolint:forcetypeassert // net/http documents DefaultTransport as an *http.Transport.
+	t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: netguard.Control}).DialContext
 	t.ResponseHeaderTimeout = to.ResponseHeader
 	t.TLSHandshakeTimeout = 30 * time.Second
 	t.MaxIdleConnsPerHost = 32
