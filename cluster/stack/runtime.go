@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -273,20 +274,30 @@ func (s *Stack) serviceAccount(ctx context.Context, rev *unstructured.Unstructur
 	if err != nil {
 		return "", err
 	}
+	kc, err := s.tokenKubeconfig(ctx, sa)
+	if err != nil {
+		return "", err
+	}
+	path := s.path("kubeconfig-" + rev.GetName())
+	if err := os.WriteFile(path, kc, 0o600); err != nil { //nolint:gosec // G703: the stack's own folder.
+		return "", err
+	}
+	return path, nil
+}
+
+// tokenKubeconfig is a kubeconfig of the test ground with a token of a
+// ServiceAccount.
+func (s *Stack) tokenKubeconfig(ctx context.Context, sa *corev1.ServiceAccount) ([]byte, error) {
 	tr := &authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](4 * 3600)}}
 	if err := s.Kube.SubResource("token").Create(ctx, sa, tr); err != nil {
-		return "", fmt.Errorf("cannot request a token for ServiceAccount %s: %w", sa.Name, err)
+		return nil, fmt.Errorf("cannot request a token for ServiceAccount %s/%s: %w", sa.Namespace, sa.Name, err)
 	}
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["testbed"] = &clientcmdapi.Cluster{Server: s.Config.Host, CertificateAuthorityData: s.Config.CAData}
 	kc.AuthInfos[sa.Name] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
 	kc.Contexts["sa"] = &clientcmdapi.Context{Cluster: "testbed", AuthInfo: sa.Name}
 	kc.CurrentContext = "sa"
-	path := s.path("kubeconfig-" + rev.GetName())
-	if err := clientcmd.WriteToFile(*kc, path); err != nil {
-		return "", err
-	}
-	return path, nil
+	return clientcmd.Write(*kc)
 }
 
 // updateStatus sets status fields and a condition of a revision, as the

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	kerrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -63,7 +64,23 @@ func (s *Stack) Prepare(ctx context.Context, clusters ...string) error {
 	if err := s.createBucket(ctx, Bucket); err != nil {
 		return err
 	}
-	kc, err := os.ReadFile(s.Kubeconfig())
+	// provider-helm installs a tenant's charts with an identity that has
+	// rights in the tenant's namespace only: a ServiceAccount bound to the
+	// admin ClusterRole there, whose kubeconfig the tenant's helm
+	// ProviderConfig "default" (what the function names by default) and,
+	// for older functions, the ClusterProviderConfig "default" read.
+	installer := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "helm-releases", Namespace: AppNamespace}}
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "helm-releases", Namespace: AppNamespace},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "admin"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: installer.Name, Namespace: AppNamespace}},
+	}
+	for _, o := range []client.Object{installer, binding} {
+		if err := s.Kube.Create(ctx, o); err != nil && !kerrors.IsAlreadyExists(err) {
+			return fmt.Errorf("cannot create %s: %w", o.GetName(), err)
+		}
+	}
+	kc, err := s.tokenKubeconfig(ctx, installer)
 	if err != nil {
 		return err
 	}
@@ -71,6 +88,7 @@ func (s *Stack) Prepare(ctx context.Context, clusters ...string) error {
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s3-credentials", Namespace: AppNamespace}, StringData: map[string]string{
 			"AWS_ACCESS_KEY_ID": s.Env["S3_ACCESS_KEY"], "AWS_SECRET_ACCESS_KEY": s.Env["S3_SECRET_KEY"],
 		}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "helm-kubeconfig", Namespace: AppNamespace}, Data: map[string][]byte{"kubeconfig": kc}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "helm-kubeconfig", Namespace: Namespace}, Data: map[string][]byte{"kubeconfig": kc}},
 	}
 	for _, o := range objs {
@@ -88,13 +106,21 @@ spec:
     secretRef: {name: s3-credentials}
 ---
 apiVersion: helm.m.crossplane.io/v1beta1
+kind: ProviderConfig
+metadata: {name: default, namespace: %s}
+spec:
+  credentials:
+    source: Secret
+    secretRef: {namespace: %s, name: helm-kubeconfig, key: kubeconfig}
+---
+apiVersion: helm.m.crossplane.io/v1beta1
 kind: ClusterProviderConfig
 metadata: {name: default}
 spec:
   credentials:
     source: Secret
     secretRef: {namespace: %s, name: helm-kubeconfig, key: kubeconfig}
-`, AppNamespace, s.Env["S3_REGION"], s.Env["S3_ENDPOINT"], Namespace)); err != nil {
+`, AppNamespace, s.Env["S3_REGION"], s.Env["S3_ENDPOINT"], AppNamespace, AppNamespace, Namespace)); err != nil {
 		return err
 	}
 	repo, version, err := s.chartRepo(filepath.Join(s.opts.Root, "functions", "compose-qdrant", "testdata", "chart", "qdrant"))
