@@ -279,7 +279,7 @@ func (s *Stack) serviceAccount(ctx context.Context, rev *unstructured.Unstructur
 		return "", err
 	}
 	path := s.path("kubeconfig-" + rev.GetName())
-	if err := os.WriteFile(path, kc, 0o600); err != nil { //nolint:gosec // G703: the stack's own folder.
+	if err := os.WriteFile(path, kc, 0o600); err != nil {
 		return "", err
 	}
 	return path, nil
