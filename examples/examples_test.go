@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -21,13 +22,27 @@ import (
 	kerrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/qdrantops/qdrantops/cluster/testenv"
 )
 
 var env *testenv.Env
 
-func TestMain(m *testing.M) { testenv.Main(m, &env) }
+func TestMain(m *testing.M) { testenv.Main(m, &env, installHelmCRDs) }
+
+// installHelmCRDs installs provider-helm's CRDs, which testenv does not: the
+// tenancy examples write a namespaced provider-helm ProviderConfig.
+func installHelmCRDs() (func(), error) {
+	out, err := exec.CommandContext(context.Background(), filepath.Join(env.Root, "cluster", "build.sh"), "--path", "provider-helm-crds").Output()
+	if err != nil {
+		return nil, fmt.Errorf("cannot find provider-helm's CRDs (cluster/build.sh --path provider-helm-crds): %w", err)
+	}
+	if _, err := envtest.InstallCRDs(env.Config, envtest.CRDInstallOptions{Paths: []string{strings.TrimSpace(string(out))}, ErrorIfPathMissing: true}); err != nil {
+		return nil, fmt.Errorf("cannot install provider-helm's CRDs: %w", err)
+	}
+	return func() {}, nil
+}
 
 // exampleDirs lists examples/ and every folder below it: the top folder is
 // what a team applies to its namespace (and what make demo applies), the
@@ -83,6 +98,7 @@ func TestExamplesAreAccepted(t *testing.T) {
 			continue
 		}
 		seen[o.GetKind()] = true
+		seen[o.GetAPIVersion()+" "+o.GetKind()] = true
 		got := &unstructured.Unstructured{}
 		got.SetGroupVersionKind(o.GroupVersionKind())
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(o), got); err != nil {
@@ -98,7 +114,7 @@ func TestExamplesAreAccepted(t *testing.T) {
 			t.Errorf("%s %s: the apiserver dropped fields of the example (-example +stored):\n%s", o.GetKind(), o.GetName(), diff)
 		}
 	}
-	for _, k := range []string{"QdrantCluster", "Backup", "BackupSchedule", "Restore", "ProviderConfig", "ClusterProviderConfig", "Configuration", "ImageConfig"} {
+	for _, k := range []string{"QdrantCluster", "Backup", "BackupSchedule", "Restore", "ProviderConfig", "ClusterProviderConfig", "Configuration", "ImageConfig", "helm.m.crossplane.io/v1beta1 ProviderConfig", "rbac.authorization.k8s.io/v1 RoleBinding"} {
 		if !seen[k] {
 			t.Errorf("examples/ has no accepted %s", k)
 		}
@@ -225,7 +241,7 @@ func TestREADMEShowsTheExamples(t *testing.T) {
 		}
 		shown[ref] = true
 	}
-	for _, f := range []string{"examples/install/configuration.yaml", "examples/qdrantcluster.yaml", "examples/backup.yaml", "examples/restore.yaml", "examples/backupschedule.yaml", "examples/tenancy/clusterproviderconfig.yaml"} {
+	for _, f := range []string{"examples/install/configuration.yaml", "examples/qdrantcluster.yaml", "examples/backup.yaml", "examples/restore.yaml", "examples/backupschedule.yaml", "examples/tenancy/clusterproviderconfig.yaml", "examples/tenancy/helm-providerconfig.yaml"} {
 		if !shown[f] {
 			t.Errorf("README.md does not show %s", f)
 		}

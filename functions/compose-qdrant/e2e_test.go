@@ -19,9 +19,19 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	kerrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/crossplane/function-sdk-go/logging"
+
+	"github.com/qdrantops/qdrantops/cluster/testenv"
 )
 
 // TestEndToEndWithProviderHelm composes a QdrantCluster, applies the result to
@@ -94,23 +104,16 @@ func TestEndToEndWithProviderHelm(t *testing.T) {
 	kubectl("", "wait", "--for=condition=Established", "crd/servicemonitors.monitoring.coreos.com", "--timeout=60s")
 	kubectl(volumes(state, 3), "apply", "-f", "-")
 
-	// provider-helm, its CRDs, and a ClusterProviderConfig that reads the
-	// test ground's kubeconfig.
+	// provider-helm, its CRDs, and the namespaced ProviderConfig "default"
+	// of team-a a platform admin creates: a kubeconfig of a ServiceAccount
+	// with rights in team-a only. There is no ClusterProviderConfig: the
+	// chart is installed with namespace rights alone.
 	helmCRDs := filepath.Dir(tool(t, "provider-helm-crds", "helm.m.crossplane.io_releases.yaml"))
 	kubectl("", "apply", "-f", helmCRDs)
-	kubectl("", "wait", "--for=condition=Established", "crd/releases.helm.m.crossplane.io", "crd/clusterproviderconfigs.helm.m.crossplane.io", "--timeout=60s")
-	kubectl(`apiVersion: v1
-kind: Namespace
-metadata: {name: team-a}
----
-apiVersion: helm.m.crossplane.io/v1beta1
-kind: ClusterProviderConfig
-metadata: {name: default}
-spec:
-  credentials:
-    source: Filesystem
-    fs: {path: `+kubeconfig+`}
-`, "apply", "-f", "-")
+	kubectl("", "wait", "--for=condition=Established", "crd/releases.helm.m.crossplane.io", "crd/providerconfigs.helm.m.crossplane.io", "--timeout=60s")
+	kubectl("apiVersion: v1\nkind: Namespace\nmetadata: {name: team-a}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: team-b}\n", "apply", "-f", "-")
+	adminConfig, admin := adminClient(t, kubeconfig)
+	tenantHelm(t, adminConfig, admin, "team-a")
 	// Not t.Context(): the provider runs until the cleanup below stops it.
 	provider := exec.CommandContext(context.Background(), tool(t, "provider-helm", "provider"), "--poll", "5s", "--sync", "30s")
 	provider.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
@@ -162,6 +165,11 @@ spec:
 		}
 		time.Sleep(time.Second)
 	}
+
+	// A tenant can forge Helm's release records (Secrets in team-a), and
+	// provider-helm acts on them with the identity the Release names: it
+	// must reach nothing outside team-a.
+	identityConfinedTo(t, admin, "team-a", "search", "team-b")
 
 	// The chart's ServiceMonitor scrapes /metrics with the API key Qdrant
 	// checks.
@@ -305,6 +313,124 @@ spec:
 	fifth := renderWith(t, addr, grown, composition, observedState(), requiredState())
 	if c := renderedXR(t, fifth).condition(typePersistenceResized); c["status"] != "True" || c["reason"] != reasonSizeApplied {
 		t.Errorf("after growing by hand: want PersistenceResized True/%s, got %v", reasonSizeApplied, c)
+	}
+}
+
+// adminClient is a client of the test ground's administrator.
+func adminClient(t *testing.T, kubeconfig string) (*rest.Config, client.Client) {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, c
+}
+
+// tenantHelm creates what a platform admin creates for provider-helm in a
+// tenant namespace: a ServiceAccount bound to ClusterRole admin (and
+// ServiceMonitors, which the chart creates) in ns, and the ProviderConfig
+// "default" holding its kubeconfig. kube-controller-manager fills ClusterRole
+// admin shortly after the test ground starts, so it is tried until then.
+func tenantHelm(t *testing.T, cfg *rest.Config, admin client.Client, ns string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		kc, err := testenv.NamespaceKubeconfig(t.Context(), cfg, admin, ns, testenv.ServiceMonitorRule)
+		if err == nil {
+			if err := testenv.HelmProviderConfig(t.Context(), admin, ns, kc); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// identityConfinedTo follows the Release ns/name's providerConfigRef to the
+// credentials provider-helm installs it with, as provider-helm v1.3.0 reads
+// them (a namespaced ProviderConfig's Secret in the Release's namespace, a
+// ClusterProviderConfig's Secret or file), and checks that they can create
+// neither a ClusterRoleBinding (what a forged release record's hook would
+// ask for) nor a ConfigMap in namespace other (what a forged record's
+// manifest could name to delete), while they can in ns.
+func identityConfinedTo(t *testing.T, admin client.Client, ns, name, other string) {
+	t.Helper()
+	ctx := t.Context()
+	get := func(kind, ns, name string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{}
+		u.SetAPIVersion("helm.m.crossplane.io/v1beta1")
+		u.SetKind(kind)
+		if err := admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, u); err != nil {
+			t.Fatalf("cannot read %s %s/%s: %v", kind, ns, name, err)
+		}
+		return u
+	}
+	rel := get("Release", ns, name)
+	ref, _, _ := unstructured.NestedStringMap(rel.Object, "spec", "providerConfigRef")
+	pcNamespace, secretNamespace := ns, ns
+	if ref["kind"] == "ClusterProviderConfig" {
+		pcNamespace = ""
+	}
+	pc := get(ref["kind"], pcNamespace, ref["name"])
+	source, _, _ := unstructured.NestedString(pc.Object, "spec", "credentials", "source")
+	sref, _, _ := unstructured.NestedStringMap(pc.Object, "spec", "credentials", "secretRef")
+	var kc []byte
+	switch source {
+	case "Secret":
+		if pcNamespace == "" {
+			secretNamespace = sref["namespace"]
+		}
+		s := &corev1.Secret{}
+		if err := admin.Get(ctx, client.ObjectKey{Namespace: secretNamespace, Name: sref["name"]}, s); err != nil {
+			t.Fatal(err)
+		}
+		kc = s.Data[sref["key"]]
+	case "Filesystem":
+		path, _, _ := unstructured.NestedString(pc.Object, "spec", "credentials", "fs", "path")
+		b, err := os.ReadFile(path) //nolint:gosec // G304: the file a ProviderConfig of this test names.
+		if err != nil {
+			t.Fatal(err)
+		}
+		kc = b
+	default:
+		t.Fatalf("the Release %s/%s installs with %s %q, whose credentials come from %q: this test cannot tell what they may do", ns, name, ref["kind"], ref["name"], source)
+	}
+	cfg, err := clientcmd.RESTConfigFromKubeConfig(kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	helm, err := client.New(cfg, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := func(ns string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "forged-release-probe"}}
+	}
+	if err := helm.Create(ctx, probe(ns)); err != nil {
+		t.Errorf("provider-helm's identity for %s/%s cannot create a ConfigMap in %s, where it installs the chart: %v", ns, name, ns, err)
+	}
+	for what, o := range map[string]client.Object{
+		"a ConfigMap in namespace " + other: probe(other),
+		"a ClusterRoleBinding": &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "forged-release-probe"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: "system:serviceaccounts:" + ns}},
+		},
+	} {
+		err := helm.Create(ctx, o)
+		if err == nil {
+			_ = admin.Delete(context.WithoutCancel(ctx), o)
+		}
+		if !kerrors.IsForbidden(err) {
+			t.Errorf("provider-helm's identity for the Release %s/%s (%s %q) could create %s (err %v): a forged release record would act with it", ns, name, ref["kind"], ref["name"], what, err)
+		}
 	}
 }
 

@@ -97,12 +97,12 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 		// function says otherwise, so an earlier refusal must be cleared.
 		response.ConditionTrue(rsp, typePersistenceResized, reasonSizeApplied).WithMessage("volumes are asked for at " + size.String()).TargetComposite()
 	}
-	c, err := chart(req)
+	cfg, err := readInput(req)
 	if err != nil {
 		response.Fatal(rsp, err)
 		return rsp, nil
 	}
-	add(nameRelease, release(xr, c.Name, c.Repository, c.Version, values(xr, key, size)))
+	add(nameRelease, release(xr, cfg, values(xr, key, size)))
 
 	if b := xr.Spec.Backup; b != nil {
 		// A bucket the XR may not create is refused with the schedule that
@@ -183,8 +183,11 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 
 // release is the provider-helm Release of the qdrant chart. Its name in Helm
 // is the XR's, set by the external-name annotation; it installs into the XR's
-// namespace whatever the values say.
-func release(xr *v1alpha1.QdrantCluster, chart, repository, version string, values map[string]any) *composed.Unstructured {
+// namespace whatever the values say, with the identity of the provider-helm
+// config the input names (by default the ProviderConfig "default" of the XR's
+// namespace): Helm's release records are Secrets the tenant can write, and
+// provider-helm acts on them with that identity.
+func release(xr *v1alpha1.QdrantCluster, cfg config, values map[string]any) *composed.Unstructured {
 	r := composed.New()
 	r.SetAPIVersion("helm.m.crossplane.io/v1beta1")
 	r.SetKind("Release")
@@ -193,10 +196,14 @@ func release(xr *v1alpha1.QdrantCluster, chart, repository, version string, valu
 	r.SetAnnotations(map[string]string{"crossplane.io/external-name": xr.Name})
 	r.Object["spec"] = map[string]any{
 		"forProvider": map[string]any{
-			"chart":     map[string]any{"name": chart, "repository": repository, "version": version},
+			"chart":     map[string]any{"name": cfg.chart.Name, "repository": cfg.chart.Repository, "version": cfg.chart.Version},
 			"namespace": xr.Namespace,
-			"values":    values,
+			// The XR's namespace exists; creating one is a cluster-wide
+			// right a tenant namespace's identity does not have.
+			"skipCreateNamespace": true,
+			"values":              values,
 		},
+		"providerConfigRef": map[string]any{"kind": cfg.providerConfig.Kind, "name": cfg.providerConfig.Name},
 	}
 	return r
 }

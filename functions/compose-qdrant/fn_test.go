@@ -143,6 +143,11 @@ func TestFirstReconcile(t *testing.T) {
 	if at(rel, "spec", "forProvider", "namespace") != "team-a" || at(rel, "metadata", "annotations", "crossplane.io/external-name") != "search" {
 		t.Errorf("release: namespace %v, external name %v", at(rel, "spec", "forProvider", "namespace"), at(rel, "metadata", "annotations"))
 	}
+	if at(rel, "spec", "forProvider", "skipCreateNamespace") != true {
+		// The namespace exists; provider-helm creating it needs a
+		// cluster-wide right the tenant namespace's identity lacks.
+		t.Errorf("release: skipCreateNamespace %v, want true", at(rel, "spec", "forProvider", "skipCreateNamespace"))
+	}
 	wantKey := strings.Repeat("ab", 32)
 	if got := secretValue(t, r.resources["api-key"], "api-key"); got != wantKey {
 		t.Errorf("generated key: want %q, got %q", wantKey, got)
@@ -491,6 +496,64 @@ func TestChartFromInput(t *testing.T) {
 			r := run(t, bytes.Repeat([]byte{3}, 32), req)
 			if diff := cmp.Diff(tc.want, at(r.resources["release"], "spec", "forProvider", "chart")); diff != "" {
 				t.Errorf("%s\nchart: -want, +got:\n%s", tc.reason, diff)
+			}
+		})
+	}
+}
+
+func TestReleaseProviderConfig(t *testing.T) {
+	const input = `{"apiVersion":"compose.qdrantops.io/v1alpha1","kind":"Input","release":{"providerConfigRef":%s}}`
+	cases := map[string]struct {
+		reason    string
+		ref       string // the input's providerConfigRef, JSON; "" for no input
+		want      any    // the Release's spec.providerConfigRef
+		wantFatal bool
+	}{
+		"Default": {
+			reason: "Without input the Release names the namespaced ProviderConfig default of the XR's namespace; left out, provider-helm would use the ClusterProviderConfig default and its cluster-wide rights on release records the tenant can forge.",
+			want:   map[string]any{"kind": "ProviderConfig", "name": "default"},
+		},
+		"NamespacedByName": {
+			reason: "A ProviderConfig named by the Composition replaces the default's name.",
+			ref:    `{"kind":"ProviderConfig","name":"tenant-helm"}`,
+			want:   map[string]any{"kind": "ProviderConfig", "name": "tenant-helm"},
+		},
+		"KindLeftOut": {
+			reason: "A reference without kind is namespaced, as the input CRD's default says.",
+			ref:    `{"name":"tenant-helm"}`,
+			want:   map[string]any{"kind": "ProviderConfig", "name": "tenant-helm"},
+		},
+		"SingleTenant": {
+			reason: "An admin of a single-tenant cluster may name a ClusterProviderConfig in the Composition.",
+			ref:    `{"kind":"ClusterProviderConfig","name":"default"}`,
+			want:   map[string]any{"kind": "ClusterProviderConfig", "name": "default"},
+		},
+		"UnknownKind": {
+			reason:    "A kind provider-helm does not know is refused, and no Release is composed with it.",
+			ref:       `{"kind":"Secret","name":"default"}`,
+			wantFatal: true,
+		},
+		"NoName": {
+			reason:    "A reference without a name is refused.",
+			ref:       `{"kind":"ProviderConfig"}`,
+			wantFatal: true,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			req := &fnv1.RunFunctionRequest{Observed: &fnv1.State{Composite: xr("")}}
+			if tc.ref != "" {
+				req.Input = resource.MustStructJSON(strings.Replace(input, "%s", tc.ref, 1))
+			}
+			r := run(t, bytes.Repeat([]byte{3}, 32), req)
+			if got := r.fatal != ""; got != tc.wantFatal {
+				t.Fatalf("%s\nfatal: want %v, got %q", tc.reason, tc.wantFatal, r.fatal)
+			}
+			if tc.wantFatal {
+				return
+			}
+			if diff := cmp.Diff(tc.want, at(r.resources["release"], "spec", "providerConfigRef")); diff != "" {
+				t.Errorf("%s\nproviderConfigRef: -want, +got:\n%s", tc.reason, diff)
 			}
 		})
 	}

@@ -12,7 +12,8 @@ const (
 )
 
 // Input is the compose-qdrant function's optional input in a Composition
-// step: where the qdrant chart comes from, for platforms that mirror it.
+// step: where the qdrant chart comes from, for platforms that mirror it, and
+// which provider-helm config installs it.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:storageversion
@@ -25,6 +26,39 @@ type Input struct {
 	// keeps the official chart's value.
 	// +optional
 	Chart Chart `json:"chart,omitempty"`
+
+	// Release configures the provider-helm Release that installs the chart.
+	// +optional
+	Release Release `json:"release,omitempty"`
+}
+
+// Release configures the provider-helm Release the function composes.
+type Release struct {
+	// ProviderConfigRef names the provider-helm ProviderConfig whose
+	// identity installs the chart. Default: the namespaced ProviderConfig
+	// named default in the QdrantCluster's namespace, which the platform
+	// admin creates per tenant namespace with credentials limited to that
+	// namespace. Helm keeps its release records as Secrets in the tenant's
+	// namespace, where the tenant can forge them; provider-helm acts on a
+	// forged record with the identity named here, so that identity must
+	// have no rights outside the namespace. A ClusterProviderConfig suits a
+	// single-tenant cluster only.
+	// +optional
+	ProviderConfigRef *ProviderConfigRef `json:"providerConfigRef,omitempty"`
+}
+
+// ProviderConfigRef names a provider-helm ProviderConfig.
+type ProviderConfigRef struct {
+	// Kind of the provider-helm config: ProviderConfig (namespaced, in the
+	// QdrantCluster's namespace) or ClusterProviderConfig.
+	// +kubebuilder:validation:Enum=ProviderConfig;ClusterProviderConfig
+	// +kubebuilder:default=ProviderConfig
+	// +optional
+	Kind string `json:"kind,omitempty"`
+
+	// Name of the config.
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
 }
 
 // Chart says which qdrant chart to install.
