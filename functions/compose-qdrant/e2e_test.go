@@ -6,8 +6,11 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -42,8 +45,12 @@ import (
 // ServiceMonitor authorizes with the API key. Growing the volumes is refused
 // while the StatefulSet exists, without failing the Release (and a Release
 // failed by an earlier growth deploys again), and done once it is deleted by
-// hand. provider-helm binds every interface, so the whole test
-// runs in a private network namespace (and mount namespace, for its chart
+// hand. provider-helm installs with the namespaced ProviderConfig of team-a
+// only (a ServiceAccount with rights in team-a; no ClusterProviderConfig):
+// that identity can reach nothing outside team-a, and a forged Helm release
+// record, which a tenant can write, does not make the Release's deletion
+// delete another namespace's ConfigMap. provider-helm binds every
+// interface, so the whole test runs in a private network namespace (and mount namespace, for its chart
 // cache).
 func TestEndToEndWithProviderHelm(t *testing.T) {
 	if os.Getenv("QDRANTOPS_E2E") != "1" {
@@ -313,6 +320,99 @@ func TestEndToEndWithProviderHelm(t *testing.T) {
 	fifth := renderWith(t, addr, grown, composition, observedState(), requiredState())
 	if c := renderedXR(t, fifth).condition(typePersistenceResized); c["status"] != "True" || c["reason"] != reasonSizeApplied {
 		t.Errorf("after growing by hand: want PersistenceResized True/%s, got %v", reasonSizeApplied, c)
+	}
+
+	forgedRecordStaysHome(t, admin, kubectl, "team-a", "search", "team-b")
+}
+
+// forgedRecordStaysHome plays the attack a tenant of namespace ns can make on
+// the Release ns/name: it writes a newer Helm release record (a Secret in its
+// own namespace, which ClusterRole admin lets it write) whose manifest also
+// lists a ConfigMap of namespace other, then deletes the QdrantCluster (here:
+// the Release). provider-helm's uninstall deletes what the latest record
+// lists, with the Release's identity; the ConfigMap must survive.
+func forgedRecordStaysHome(t *testing.T, admin client.Client, kubectl func(string, ...string) string, ns, name, other string) {
+	t.Helper()
+	ctx := t.Context()
+	victim := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: other, Name: "not-the-tenants"}, Data: map[string]string{"owner": other}}
+	if err := admin.Create(ctx, victim); err != nil {
+		t.Fatal(err)
+	}
+
+	// The latest record, as Helm wrote it: base64 of gzipped JSON.
+	records := &corev1.SecretList{}
+	if err := admin.List(ctx, records, client.InNamespace(ns), client.MatchingLabels{"owner": "helm", "name": name}); err != nil {
+		t.Fatal(err)
+	}
+	var latest *corev1.Secret
+	version := 0
+	for i := range records.Items {
+		var v int
+		if _, err := fmt.Sscan(records.Items[i].Labels["version"], &v); err == nil && v > version {
+			latest, version = &records.Items[i], v
+		}
+	}
+	if latest == nil {
+		t.Fatalf("no Helm release record of %s in %s", name, ns)
+	}
+	gz, err := base64.StdEncoding.DecodeString(string(latest.Data["release"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel := map[string]any{}
+	if err := json.Unmarshal(raw, &rel); err != nil {
+		t.Fatal(err)
+	}
+	rel["version"] = version + 1
+	rel["manifest"] = sprintf("%v\n---\n# Source: forged.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\n  namespace: %s\n", rel["manifest"], victim.Name, other)
+	raw, err = json.Marshal(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(raw); err != nil || zw.Close() != nil {
+		t.Fatalf("cannot compress the forged record: %v", err)
+	}
+	forged := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: sprintf("sh.helm.release.v1.%s.v%d", name, version+1), Labels: map[string]string{}},
+		Type:       latest.Type,
+		Data:       map[string][]byte{"release": []byte(base64.StdEncoding.EncodeToString(buf.Bytes()))},
+	}
+	for k, v := range latest.Labels {
+		forged.Labels[k] = v
+	}
+	forged.Labels["version"] = sprintf("%d", version+1)
+	if err := admin.Create(ctx, forged); err != nil {
+		t.Fatal(err)
+	}
+
+	// Deleting the Release makes provider-helm uninstall the latest record.
+	kubectl("", "delete", "releases.helm.m.crossplane.io", name, "-n", ns, "--wait=false")
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		msg := kubectl("", "get", "releases.helm.m.crossplane.io", name, "-n", ns, "--ignore-not-found", "-o", "jsonpath={.status.conditions[?(@.type=='Synced')].message}")
+		gone := kubectl("", "get", "releases.helm.m.crossplane.io", name, "-n", ns, "--ignore-not-found", "-o", "name") == ""
+		// The uninstall has run once the Release is gone (it succeeded)
+		// or says the delete failed (a part of it was forbidden).
+		if gone || strings.Contains(msg, "failed to delete release") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("provider-helm never uninstalled the Release %s/%s (Synced: %q)", ns, name, msg)
+		}
+		time.Sleep(time.Second)
+	}
+	if err := admin.Get(ctx, client.ObjectKeyFromObject(victim), &corev1.ConfigMap{}); err != nil {
+		t.Errorf("a forged release record of %s/%s reached ConfigMap %s/%s: %v", ns, name, other, victim.Name, err)
 	}
 }
 
