@@ -50,8 +50,8 @@ import (
 // that identity can reach nothing outside team-a, and a forged Helm release
 // record, which a tenant can write, does not make the Release's deletion
 // delete another namespace's ConfigMap. provider-helm binds every
-// interface, so the whole test runs in a private network namespace (and mount namespace, for its chart
-// cache).
+// interface, so the whole test runs in a private network namespace (and
+// mount namespace, for its chart cache).
 func TestEndToEndWithProviderHelm(t *testing.T) {
 	if os.Getenv("QDRANTOPS_E2E") != "1" {
 		t.Skip("starts a control plane and provider-helm; 'make test' sets QDRANTOPS_E2E=1")
