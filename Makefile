@@ -43,12 +43,17 @@ lint:
 tools:
 	$(BUILD) $(TEST_TOOLS) $(LINT_TOOLS)
 
+# Test binaries run at once. Most integration tests wait on apiservers,
+# controllers and ticks rather than compute: with go's default (one per core)
+# two cores sit half idle while the end-to-end test waits.
+TEST_PARALLEL ?= 4
+
 ## test: unit and integration tests against a real kube-apiserver, etcd and S3 server.
 test: tools
 	KUBEBUILDER_ASSETS=$$($(TESTBED_SH) assets) \
 	CROSSPLANE_CRDS=$$($(BUILD) --path crossplane-core)/crds \
 	QDRANTOPS_TESTBED_TEST=1 QDRANTOPS_E2E=1 CI=1 \
-	$(GO) test -race -count=1 -timeout 30m ./...
+	$(GO) test -race -count=1 -p $(TEST_PARALLEL) -timeout 30m ./...
 
 ## test-unit: the tests that need no test ground binaries (the integration TestMains skip under -short).
 test-unit:
@@ -62,7 +67,7 @@ test-integration: tools
 	KUBEBUILDER_ASSETS=$$($(TESTBED_SH) assets) \
 	CROSSPLANE_CRDS=$$($(BUILD) --path crossplane-core)/crds \
 	QDRANTOPS_TESTBED_TEST=1 QDRANTOPS_E2E=1 CI=1 \
-	$(GO) test -race -count=1 -timeout 30m ./cluster $$pkgs
+	$(GO) test -race -count=1 -p $(TEST_PARALLEL) -timeout 30m ./cluster $$pkgs
 
 ## demo: the end-to-end story with real Crossplane core on the test ground (packages from a loopback registry, a QdrantCluster composed, backed up, restored, deleted), told in short progress lines; needs root (private namespaces).
 demo: tools

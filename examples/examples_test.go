@@ -110,7 +110,7 @@ func TestExamplesAreAccepted(t *testing.T) {
 		if want.Object["spec"] == nil {
 			continue // Namespaces and Secrets have nothing of the user's in spec.
 		}
-		if diff := cmp.Diff(want.Object["spec"], got.Object["spec"], subsetOf()); diff != "" {
+		if diff := cmp.Diff(want.Object["spec"], got.Object["spec"], testenv.SubsetOf()); diff != "" {
 			t.Errorf("%s %s: the apiserver dropped fields of the example (-example +stored):\n%s", o.GetKind(), o.GetName(), diff)
 		}
 	}
@@ -246,17 +246,4 @@ func TestREADMEShowsTheExamples(t *testing.T) {
 			t.Errorf("README.md does not show %s", f)
 		}
 	}
-}
-
-// subsetOf compares maps only on the keys of the first one, so fields that
-// the apiserver defaults do not count as differences.
-func subsetOf() cmp.Option {
-	return cmp.FilterPath(func(p cmp.Path) bool {
-		mi, ok := p.Last().(cmp.MapIndex)
-		if !ok {
-			return false
-		}
-		vx, _ := mi.Values()
-		return !vx.IsValid()
-	}, cmp.Ignore())
 }

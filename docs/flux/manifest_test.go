@@ -147,21 +147,8 @@ func TestExampleIsAcceptedByFluxCRDs(t *testing.T) {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(o), got); err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(want.Object["spec"], got.Object["spec"], subsetOf()); diff != "" {
+		if diff := cmp.Diff(want.Object["spec"], got.Object["spec"], testenv.SubsetOf()); diff != "" {
 			t.Errorf("%s %s: the apiserver dropped fields (-example +stored):\n%s", o.GetKind(), o.GetName(), diff)
 		}
 	}
-}
-
-// subsetOf compares maps only on the keys of the first one, so fields that
-// the apiserver defaults do not count as differences.
-func subsetOf() cmp.Option {
-	return cmp.FilterPath(func(p cmp.Path) bool {
-		mi, ok := p.Last().(cmp.MapIndex)
-		if !ok {
-			return false
-		}
-		vx, _ := mi.Values()
-		return !vx.IsValid()
-	}, cmp.Ignore())
 }
