@@ -46,7 +46,7 @@ tools:
 # Test binaries run at once. Most integration tests wait on apiservers,
 # controllers and ticks rather than compute: with go's default (one per core)
 # two cores sit half idle while the end-to-end test waits.
-TEST_PARALLEL ?= 4
+TEST_PARALLEL ?= 3
 
 ## test: unit and integration tests against a real kube-apiserver, etcd and S3 server.
 test: tools

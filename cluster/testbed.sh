@@ -116,9 +116,12 @@ up() {
   start kube-scheduler "$kube/kube-scheduler" --kubeconfig "$kc" \
     --authentication-kubeconfig "$kc" --authorization-kubeconfig "$kc" \
     --bind-address 127.0.0.1 --secure-port "$sched_port" --leader-elect=false
+  # A node lease, renewed as a kubelet does: without one, kube-controller-
+  # manager takes the fake node for lost after 50 s and marks its pods not ready.
   start kwok "$kwok/kwok" --kubeconfig "$kc" --config "$kwok/stages.yaml" \
     --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
-    --server-address "127.0.0.1:$kwok_port" --node-ip 127.0.0.1 --cidr 10.244.0.0/16
+    --server-address "127.0.0.1:$kwok_port" --node-ip 127.0.0.1 --cidr 10.244.0.0/16 \
+    --node-lease-duration-seconds 40
   case $s3_server in
     versitygw) start s3 "$s3/versitygw" --port "127.0.0.1:$s3_port" --access "$s3_access" --secret "$s3_secret" \
       --region us-east-1 --health /health posix "$state/s3" ;;

@@ -95,6 +95,10 @@ type Cluster struct {
 	aliases     map[string]string
 	padding     map[string]int64 // collection -> padding bytes per shard snapshot
 	faults      faults
+
+	// work counts requests being handled and the tasks they spawn, so that
+	// Close returns only once nothing writes into the nodes' directories.
+	work sync.WaitGroup
 }
 
 // A Node is one emulated Qdrant node.
@@ -181,6 +185,16 @@ func (c *Cluster) Close() {
 	for _, n := range c.nodes {
 		n.stop()
 	}
+	// A handler's deferred clean-up, or a task spawned for wait=false, may
+	// still write into the snapshots directories, which the caller is about
+	// to remove. Bounded: a task recovering from a stalled remote has no
+	// deadline of its own.
+	done := make(chan struct{})
+	go func() { c.work.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+	}
 	if c.ownDir {
 		_ = os.RemoveAll(c.dir)
 	}
@@ -218,10 +232,19 @@ func (n *Node) listen() error {
 		return fmt.Errorf("cannot listen on %s: %w", n.addr, err)
 	}
 	n.addr = l.Addr().String()
-	n.srv = &http.Server{Handler: n.observe(n.handler()), ReadHeaderTimeout: 5 * time.Second}
+	n.srv = &http.Server{Handler: n.tracked(n.observe(n.handler())), ReadHeaderTimeout: 5 * time.Second}
 	n.up = true
 	go func() { _ = n.srv.Serve(l) }()
 	return nil
+}
+
+// tracked counts a request in the cluster's work until its handler returns.
+func (n *Node) tracked(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.c.work.Add(1)
+		defer n.c.work.Done()
+		h.ServeHTTP(w, r)
+	})
 }
 
 func (n *Node) stop() {

@@ -66,7 +66,8 @@ func (n *Node) answer(w http.ResponseWriter, r *http.Request, file bool, wait bo
 	if !wait {
 		// Qdrant runs the work in a spawned task and reports errors only in
 		// its log.
-		go func() { _ = run(context.Background()) }() //nolint:gosec // Outlives the request on purpose, as Qdrant's spawned task does.
+		// Outlives the request on purpose, as Qdrant's spawned task does.
+		n.c.work.Go(func() { _ = run(context.Background()) })
 		writeAccepted(w)
 		return
 	}
