@@ -96,9 +96,23 @@ type Cluster struct {
 	padding     map[string]int64 // collection -> padding bytes per shard snapshot
 	faults      faults
 
-	// work counts requests being handled and the tasks they spawn, so that
-	// Close returns only once nothing writes into the nodes' directories.
-	work sync.WaitGroup
+	// busy counts requests being handled and the tasks they spawn, so that
+	// Close returns only once nothing writes into the nodes' directories. A
+	// counter, not a WaitGroup: requests start at any time, also while
+	// Close waits.
+	busyMu sync.Mutex
+	busy   int
+}
+
+func (c *Cluster) begin() { c.busyMu.Lock(); c.busy++; c.busyMu.Unlock() }
+func (c *Cluster) end()   { c.busyMu.Lock(); c.busy--; c.busyMu.Unlock() }
+
+func (c *Cluster) idle() bool { c.busyMu.Lock(); defer c.busyMu.Unlock(); return c.busy == 0 }
+
+// spawn runs f in a goroutine counted as busy.
+func (c *Cluster) spawn(f func()) {
+	c.begin()
+	go func() { defer c.end(); f() }()
 }
 
 // A Node is one emulated Qdrant node.
@@ -189,11 +203,8 @@ func (c *Cluster) Close() {
 	// still write into the snapshots directories, which the caller is about
 	// to remove. Bounded: a task recovering from a stalled remote has no
 	// deadline of its own.
-	done := make(chan struct{})
-	go func() { c.work.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
+	for deadline := time.Now().Add(10 * time.Second); !c.idle() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
 	}
 	if c.ownDir {
 		_ = os.RemoveAll(c.dir)
@@ -241,8 +252,8 @@ func (n *Node) listen() error {
 // tracked counts a request in the cluster's work until its handler returns.
 func (n *Node) tracked(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.c.work.Add(1)
-		defer n.c.work.Done()
+		n.c.begin()
+		defer n.c.end()
 		h.ServeHTTP(w, r)
 	})
 }

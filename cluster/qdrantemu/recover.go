@@ -67,7 +67,7 @@ func (n *Node) answer(w http.ResponseWriter, r *http.Request, file bool, wait bo
 		// Qdrant runs the work in a spawned task and reports errors only in
 		// its log.
 		// Outlives the request on purpose, as Qdrant's spawned task does.
-		n.c.work.Go(func() { _ = run(context.Background()) })
+		n.c.spawn(func() { _ = run(context.Background()) })
 		writeAccepted(w)
 		return
 	}

@@ -145,7 +145,7 @@ func (n *Node) create(w http.ResponseWriter, r *http.Request, snapshot func() (s
 		return
 	}
 	if !wait {
-		n.c.work.Go(func() { _, _ = snapshot() })
+		n.c.spawn(func() { _, _ = snapshot() })
 		writeAccepted(w)
 		return
 	}
@@ -328,7 +328,7 @@ func (n *Node) removeFile(w http.ResponseWriter, r *http.Request, dir string) {
 	if !wait {
 		// Always 202, even for a snapshot that does not exist (API.md 1.5).
 		if valid {
-			n.c.work.Go(func() { _ = os.Remove(p); _ = os.Remove(p + ".checksum") })
+			n.c.spawn(func() { _ = os.Remove(p); _ = os.Remove(p + ".checksum") })
 		}
 		writeAccepted(w)
 		return
